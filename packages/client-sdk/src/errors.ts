@@ -1,0 +1,108 @@
+/**
+ * Typed errors of the SDK. Every error carries a stable machine-readable
+ * {@link ZenalyzeError.code}; messages never contain plaintext, keys or
+ * passwords.
+ *
+ * @module
+ */
+
+/** Stable error codes (never renamed within a major version). */
+export type ZenalyzeErrorCode =
+  | 'too_short'
+  | 'unsupported_version'
+  | 'invalid_base64'
+  | 'authentication_failed'
+  | 'invalid_input'
+  | 'invalid_payload'
+  | 'crypto_unavailable'
+  | 'disposed';
+
+/** Base class of every error thrown by the SDK. */
+export class ZenalyzeError extends Error {
+  /** Stable machine-readable code; match on this, not on the message. */
+  readonly code: ZenalyzeErrorCode;
+
+  constructor(code: ZenalyzeErrorCode, message: string) {
+    super(message);
+    this.code = code;
+    this.name = 'ZenalyzeError';
+  }
+}
+
+/** The envelope is shorter than the 29-byte v1 header (`too_short`). */
+export class EnvelopeTooShortError extends ZenalyzeError {
+  /** Length of the rejected envelope, in bytes. */
+  readonly length: number;
+  constructor(length: number) {
+    super('too_short', `envelope is ${length} bytes; a v1 envelope has at least 29`);
+    this.name = 'EnvelopeTooShortError';
+    this.length = length;
+  }
+}
+
+/** The envelope's version byte is not one this SDK reads (`unsupported_version`). */
+export class UnsupportedVersionError extends ZenalyzeError {
+  /** The version byte found in the envelope. */
+  readonly version: number;
+  constructor(version: number) {
+    super('unsupported_version', `unsupported envelope version 0x${version.toString(16).padStart(2, '0')}`);
+    this.name = 'UnsupportedVersionError';
+    this.version = version;
+  }
+}
+
+/** The text is not strict standard base64 with padding (`invalid_base64`). */
+export class InvalidBase64Error extends ZenalyzeError {
+  constructor(reason: string) {
+    super('invalid_base64', `invalid base64: ${reason}`);
+    this.name = 'InvalidBase64Error';
+  }
+}
+
+/**
+ * AES-GCM authentication failed: wrong key (email/password), wrong context,
+ * or a tampered envelope (`authentication_failed`). The causes are
+ * deliberately indistinguishable.
+ */
+export class AuthenticationFailedError extends ZenalyzeError {
+  constructor() {
+    super('authentication_failed', 'envelope authentication failed (wrong key, wrong context, or tampered data)');
+    this.name = 'AuthenticationFailedError';
+  }
+}
+
+/** A caller-supplied argument has the wrong type or shape (`invalid_input`). */
+export class InvalidInputError extends ZenalyzeError {
+  constructor(message: string) {
+    super('invalid_input', message);
+    this.name = 'InvalidInputError';
+  }
+}
+
+/**
+ * The envelope authenticated but its plaintext is not what the API expects,
+ * e.g. `decrypt()` on bytes that are not UTF-8 JSON (`invalid_payload`).
+ * The message never quotes the plaintext.
+ */
+export class InvalidPayloadError extends ZenalyzeError {
+  constructor(message: string) {
+    super('invalid_payload', message);
+    this.name = 'InvalidPayloadError';
+  }
+}
+
+/** No WebCrypto implementation was found or injected (`crypto_unavailable`). */
+export class CryptoUnavailableError extends ZenalyzeError {
+  constructor(message: string) {
+    super('crypto_unavailable', message);
+    this.name = 'CryptoUnavailableError';
+  }
+}
+
+/** The instance was disposed with {@link ZenalyzeEncryption.dispose} (`disposed`). */
+export class DisposedError extends ZenalyzeError {
+  constructor() {
+    super('disposed', 'this ZenalyzeEncryption instance was disposed');
+    this.name = 'DisposedError';
+  }
+}
