@@ -1,0 +1,19 @@
+// Loads test-vectors/v1.json for the Node suites. A missing file is a test
+// failure unless ZENALYZE_ALLOW_MISSING_VECTORS=1 (then skipped loudly).
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { VECTORS_RELATIVE_TO_PACKAGE } from '../shared/vectors-path.js';
+
+export function vectorsPath() {
+  return process.env.ZENALYZE_VECTORS ?? fileURLToPath(new URL(`../../${VECTORS_RELATIVE_TO_PACKAGE}`, import.meta.url));
+}
+
+export function loadVectors() {
+  const path = vectorsPath();
+  const allowMissing = process.env.ZENALYZE_ALLOW_MISSING_VECTORS === '1';
+  try {
+    return { data: JSON.parse(readFileSync(path, 'utf8')), error: null, allowMissing, path };
+  } catch (err) {
+    return { data: null, error: `${path}: ${err.message}`, allowMissing, path };
+  }
+}
