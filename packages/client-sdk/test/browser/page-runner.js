@@ -1,0 +1,57 @@
+// Runs the shared core suite in the page and reports each result to Node
+// through functions exposed by Playwright (window.__zenalyzeReport /
+// window.__zenalyzeDone). Tests run one after another, like node:test.
+import * as sdk from '/dist/index.js';
+import { registerCoreSuite } from '/test/shared/core.suite.js';
+
+const log = document.getElementById('log');
+const params = new URLSearchParams(location.search);
+
+async function loadVectors() {
+  const allowMissing = params.get('allowMissingVectors') === '1';
+  try {
+    const res = await fetch('/vectors/v1.json', { cache: 'no-store' });
+    if (!res.ok) return { data: null, error: `GET /vectors/v1.json: HTTP ${res.status}`, allowMissing };
+    return { data: await res.json(), error: null, allowMissing };
+  } catch (err) {
+    return { data: null, error: String(err), allowMissing };
+  }
+}
+
+async function main() {
+  const tests = [];
+  registerCoreSuite({
+    test: (name, fn, opts = {}) => tests.push({ name, fn, skip: opts.skip }),
+    sdk,
+    vectors: await loadVectors(),
+    env: 'browser',
+  });
+  let passed = 0;
+  let failed = 0;
+  let skipped = 0;
+  for (const t of tests) {
+    const started = performance.now();
+    let status = 'pass';
+    let error;
+    if (t.skip) {
+      status = 'skip';
+      error = t.skip;
+      skipped++;
+    } else {
+      try {
+        await t.fn();
+        passed++;
+      } catch (err) {
+        status = 'fail';
+        error = `${err && err.name}: ${err && err.message}\n${(err && err.stack) || ''}`;
+        failed++;
+      }
+    }
+    const ms = Math.round(performance.now() - started);
+    log.textContent += `${status} ${t.name} (${ms} ms)\n`;
+    await window.__zenalyzeReport({ name: t.name, status, error, ms });
+  }
+  await window.__zenalyzeDone({ passed, failed, skipped, total: tests.length });
+}
+
+main().catch((err) => window.__zenalyzeDone({ passed: 0, failed: 1, skipped: 0, total: 0, fatal: String(err && err.stack || err) }));
