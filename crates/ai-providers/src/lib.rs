@@ -21,13 +21,20 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod anthropic;
 pub mod error;
+mod http;
+pub mod openai;
+mod render;
 pub mod secret;
 pub mod types;
 
 use async_trait::async_trait;
 
+pub use anthropic::{Anthropic, AnthropicConfig};
 pub use error::{ProviderError, RefusalReason};
+pub use http::{DEFAULT_MAX_REQUEST_BYTES, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT};
+pub use openai::{MaxTokensField, OpenAiAuth, OpenAiCompatible, OpenAiConfig};
 pub use secret::ApiKey;
 pub use types::{zeroize_json, Analysis, AnalysisRequest, Input, Usage};
 
