@@ -1,0 +1,58 @@
+//! SQLite backend: WAL journal, `synchronous=FULL` (a commit is durable when
+//! it returns), busy timeout, foreign keys on. Write transactions start with
+//! `BEGIN IMMEDIATE`, which takes the database's write lock up front, so the
+//! chain head read inside the transaction cannot go stale.
+
+use crate::store::StoreOptions;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use std::str::FromStr;
+
+type Db = sqlx::Sqlite;
+type DbRow = sqlx::sqlite::SqliteRow;
+
+const BACKEND: crate::store::Backend = crate::store::Backend::Sqlite;
+
+const MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "init",
+    include_str!("../../migrations/sqlite/0001_init.sql"),
+)];
+
+async fn begin_write(pool: &sqlx::Pool<Db>) -> sqlx::Result<sqlx::Transaction<'static, Db>> {
+    pool.begin_with("BEGIN IMMEDIATE").await
+}
+
+async fn lock_head(tx: &mut sqlx::Transaction<'static, Db>) -> Result<AuditHead> {
+    // BEGIN IMMEDIATE already holds the write lock.
+    let row = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or(crate::error::StoreError::Corrupt("audit_head"))?;
+    head_from_row(&row)
+}
+
+include!("common.rs");
+
+/// Parses a `sqlite:` URL.
+pub(crate) fn parse_url(url: &str) -> Result<SqliteConnectOptions> {
+    Ok(SqliteConnectOptions::from_str(url)?)
+}
+
+/// Opens a SQLite store (creating the file when the options say so).
+pub(crate) async fn open(
+    connect: SqliteConnectOptions,
+    options: &StoreOptions,
+) -> Result<BackendStore> {
+    let connect = connect
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Full)
+        .busy_timeout(options.busy_timeout)
+        .foreign_keys(true);
+    let pool = SqlitePoolOptions::new()
+        .max_connections(options.max_connections.max(1))
+        .acquire_timeout(options.busy_timeout.max(std::time::Duration::from_secs(5)))
+        .connect_with(connect)
+        .await?;
+    run_migrations(&pool).await?;
+    Ok(BackendStore::start(pool, options))
+}
