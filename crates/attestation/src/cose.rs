@@ -65,7 +65,9 @@ impl CoseSign1 {
             .try_into()
             .map_err(|_| VerifyError::MalformedCose("COSE_Sign1 must have 4 elements"))?;
         let Value::Bytes(protected) = protected else {
-            return Err(VerifyError::MalformedCose("protected header is not a byte string"));
+            return Err(VerifyError::MalformedCose(
+                "protected header is not a byte string",
+            ));
         };
         match unprotected {
             Value::Map(m) if m.is_empty() => {}
@@ -74,7 +76,11 @@ impl CoseSign1 {
                     "unprotected header must be empty",
                 ))
             }
-            _ => return Err(VerifyError::MalformedCose("unprotected header is not a map")),
+            _ => {
+                return Err(VerifyError::MalformedCose(
+                    "unprotected header is not a map",
+                ))
+            }
         }
         let Value::Bytes(payload) = payload else {
             return Err(VerifyError::MalformedCose(
@@ -254,18 +260,19 @@ impl Payload {
         let mut nonce = None;
         for (k, v) in entries {
             let Value::Text(key) = k else {
-                return Err(VerifyError::MalformedPayload("payload key is not a text string"));
+                return Err(VerifyError::MalformedPayload(
+                    "payload key is not a text string",
+                ));
             };
             match key.as_str() {
                 "module_id" => {
-                    let m = match v {
-                        Value::Text(t) if !t.is_empty() && t.len() <= MAX_MODULE_ID_LEN => t,
-                        _ => {
-                            return Err(VerifyError::MalformedPayload(
+                    let m =
+                        match v {
+                            Value::Text(t) if !t.is_empty() && t.len() <= MAX_MODULE_ID_LEN => t,
+                            _ => return Err(VerifyError::MalformedPayload(
                                 "module_id must be a non-empty text string of at most 256 bytes",
-                            ))
-                        }
-                    };
+                            )),
+                        };
                     set_once(&mut module_id, m, "duplicate module_id")?;
                 }
                 "digest" => {
@@ -348,7 +355,9 @@ fn parse_pcrs(v: Value) -> Result<BTreeMap<u8, Vec<u8>>, VerifyError> {
         return Err(VerifyError::MalformedPayload("pcrs is not a map"));
     };
     if entries.is_empty() || entries.len() as u64 > MAX_PCRS {
-        return Err(VerifyError::MalformedPayload("pcrs must hold 1..=32 entries"));
+        return Err(VerifyError::MalformedPayload(
+            "pcrs must hold 1..=32 entries",
+        ));
     }
     let mut out = BTreeMap::new();
     for (k, v) in entries {

@@ -49,7 +49,8 @@ use crate::policy::{MeasurementSet, Policy, TrustedRoot, PCR_LEN};
 use crate::x509::{self, ParsedCert, OID_BASIC_CONSTRAINTS, OID_KEY_USAGE};
 
 /// Subject of development roots.
-pub const DEV_ROOT_SUBJECT: &str = "CN=Zenalyze Development Nitro Root,O=Zenalyze (development only)";
+pub const DEV_ROOT_SUBJECT: &str =
+    "CN=Zenalyze Development Nitro Root,O=Zenalyze (development only)";
 /// Subject of development leaf certificates.
 pub const DEV_LEAF_SUBJECT: &str = "CN=zenalyze-dev-enclave,O=Zenalyze (development only)";
 /// Validity of a development root: 30 years from one hour before creation.
@@ -103,7 +104,9 @@ impl DevDocumentRequest {
         Self {
             module_id: module_id.into(),
             timestamp_ms,
-            pcrs: (0..DEV_PCR_COUNT).map(|i| (i, vec![0u8; PCR_LEN])).collect(),
+            pcrs: (0..DEV_PCR_COUNT)
+                .map(|i| (i, vec![0u8; PCR_LEN]))
+                .collect(),
             public_key: None,
             user_data: None,
             nonce: None,
@@ -162,7 +165,9 @@ impl DevDocumentRequest {
         }
         for required in crate::REQUIRED_PCRS {
             if !self.pcrs.contains_key(&required) {
-                return Err(DevError::InvalidRequest("PCR0, PCR1, PCR2 and PCR8 are required"));
+                return Err(DevError::InvalidRequest(
+                    "PCR0, PCR1, PCR2 and PCR8 are required",
+                ));
             }
         }
         if self
@@ -170,7 +175,9 @@ impl DevDocumentRequest {
             .as_ref()
             .is_some_and(|p| p.is_empty() || p.len() > MAX_FIELD_LEN)
         {
-            return Err(DevError::InvalidRequest("public_key must be 1..=1024 bytes"));
+            return Err(DevError::InvalidRequest(
+                "public_key must be 1..=1024 bytes",
+            ));
         }
         for field in [&self.user_data, &self.nonce] {
             if field.as_ref().is_some_and(|f| f.len() > MAX_FIELD_LEN) {
@@ -275,7 +282,11 @@ fn p384_spki(point: &[u8]) -> Result<Vec<u8>, DevError> {
     Ok(der_tlv(TAG_SEQUENCE, &[&alg, &key]))
 }
 
-fn extension<T: Encode>(oid: ObjectIdentifier, critical: bool, value: &T) -> Result<Vec<u8>, DevError> {
+fn extension<T: Encode>(
+    oid: ObjectIdentifier,
+    critical: bool,
+    value: &T,
+) -> Result<Vec<u8>, DevError> {
     let inner = enc(value, "extension value")?;
     let ext = Extension {
         extn_id: oid,
@@ -296,7 +307,11 @@ struct CertSpec<'a> {
 
 /// Build and sign a certificate with `signer` (ECDSA P-384/SHA-384, DER
 /// signature).
-fn build_cert(spec: &CertSpec<'_>, signer: &EcdsaKeyPair, rng: &SystemRandom) -> Result<Vec<u8>, DevError> {
+fn build_cert(
+    spec: &CertSpec<'_>,
+    signer: &EcdsaKeyPair,
+    rng: &SystemRandom,
+) -> Result<Vec<u8>, DevError> {
     let version = der_tlv(TAG_VERSION, &[&[TAG_INTEGER, 0x01, 0x02]]);
     let serial = der_tlv(TAG_INTEGER, &[&random_serial(rng)?]);
     let alg = ecdsa_sha384_alg_id()?;
@@ -438,8 +453,7 @@ impl DevRoot {
     /// The PEM bundle: `PRIVATE KEY` (PKCS#8) then `CERTIFICATE`. Secret.
     pub fn to_pem(&self) -> Result<Zeroizing<String>, DevError> {
         let key = Zeroizing::new(
-            x509::der_to_pem(&self.pkcs8, "PRIVATE KEY")
-                .map_err(|_| DevError::Encoding("PEM"))?,
+            x509::der_to_pem(&self.pkcs8, "PRIVATE KEY").map_err(|_| DevError::Encoding("PEM"))?,
         );
         let cert = self.cert_pem()?;
         let mut out = Zeroizing::new(String::with_capacity(key.len() + cert.len()));
@@ -523,7 +537,11 @@ impl DevRoot {
         let signature = leaf_key
             .sign(&rng, &tbs)
             .map_err(|_| DevError::Key("signing the document failed"))?;
-        Ok(cose::encode_sign1(&PROTECTED_ES384, &payload, signature.as_ref()))
+        Ok(cose::encode_sign1(
+            &PROTECTED_ES384,
+            &payload,
+            signature.as_ref(),
+        ))
     }
 }
 

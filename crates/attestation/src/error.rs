@@ -128,7 +128,9 @@ pub enum VerifyError {
         cert: CertRole,
     },
     /// `cabundle[0]` is not the trusted root.
-    #[error("untrusted root: cabundle[0] has SHA-256 fingerprint {found}, the policy trusts {expected}")]
+    #[error(
+        "untrusted root: cabundle[0] has SHA-256 fingerprint {found}, the policy trusts {expected}"
+    )]
     UntrustedRoot {
         /// Hex SHA-256 of the presented root.
         found: String,
@@ -169,7 +171,9 @@ pub enum VerifyError {
     MissingPcr(u8),
     /// The document is a debug-mode document (PCR0, PCR1, PCR2 and PCR8 all
     /// zero) and the policy does not allow debug.
-    #[error("debug-mode document (all-zero PCR0/1/2/8) refused: the policy does not allow debug mode")]
+    #[error(
+        "debug-mode document (all-zero PCR0/1/2/8) refused: the policy does not allow debug mode"
+    )]
     DebugNotAllowed,
     /// Some, but not all, of PCR0/1/2 are zero: neither a debug document nor
     /// a real measurement.

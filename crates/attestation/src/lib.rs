@@ -91,3 +91,6 @@ pub(crate) fn sha256(data: &[u8]) -> [u8; 32] {
     out.copy_from_slice(digest.as_ref());
     out
 }
+
+#[cfg(test)]
+mod tests;

@@ -81,11 +81,7 @@ impl TrustedRoot {
     /// A root given by its SHA-256 fingerprint in hex (64 digits; `:`
     /// separators and upper case accepted).
     pub fn from_sha256_hex(fingerprint: &str) -> Result<Self, PolicyError> {
-        let cleaned: String = fingerprint
-            .trim()
-            .chars()
-            .filter(|c| *c != ':')
-            .collect();
+        let cleaned: String = fingerprint.trim().chars().filter(|c| *c != ':').collect();
         let mut sha256 = [0u8; 32];
         hex::decode_to_slice(&cleaned, &mut sha256)
             .map_err(|_| PolicyError::BadRoot("fingerprint must be 64 hex digits of SHA-256"))?;

@@ -68,7 +68,8 @@ fn bad(role: CertRole, reason: &'static str) -> VerifyError {
 impl ParsedCert {
     /// Parse `der` and check the profile (not the chain).
     pub(crate) fn parse(der: &[u8], role: CertRole) -> Result<Self, VerifyError> {
-        let cert = Certificate::from_der(der).map_err(|_| bad(role, "not a DER X.509 certificate"))?;
+        let cert =
+            Certificate::from_der(der).map_err(|_| bad(role, "not a DER X.509 certificate"))?;
         let reencoded = cert
             .to_der()
             .map_err(|_| bad(role, "certificate does not re-encode"))?;
@@ -87,10 +88,7 @@ impl ParsedCert {
             return Err(bad(role, "signature algorithm is not ecdsa-with-SHA384"));
         }
         if tbs.signature() != sig_alg {
-            return Err(bad(
-                role,
-                "inner and outer signature algorithms differ",
-            ));
+            return Err(bad(role, "inner and outer signature algorithms differ"));
         }
         let spki = tbs.subject_public_key_info();
         if spki.algorithm.oid != OID_EC_PUBLIC_KEY {

@@ -4,7 +4,7 @@ mod common;
 
 use common::{load, Fixture};
 use zenalyze_attestation::{
-    verify, Measurements, MeasurementSet, Policy, PolicyError, VerifyError,
+    verify, MeasurementSet, Measurements, Policy, PolicyError, VerifyError,
     AWS_NITRO_ROOT_G1_SHA256,
 };
 
@@ -43,7 +43,11 @@ fn prod_document_verifies_inside_its_window() {
         assert_eq!(v.root_sha256, AWS_NITRO_ROOT_G1_SHA256);
         assert_eq!(v.leaf.not_before, p.leaf_not_before);
         assert_eq!(v.leaf.not_after, p.leaf_not_after);
-        assert!(v.leaf.subject.contains("i-020b6af9246d90e92"), "{}", v.leaf.subject);
+        assert!(
+            v.leaf.subject.contains("i-020b6af9246d90e92"),
+            "{}",
+            v.leaf.subject
+        );
         assert_eq!(hex::encode(&v.pcrs[&0]), p.pcrs[0]);
         assert_eq!(hex::encode(&v.pcrs[&8]), p.pcrs[3]);
         assert_eq!(v.pcrs.len(), 16);
@@ -119,7 +123,11 @@ fn prod_document_fails_with_any_pcr_changed() {
             pcr[byte] ^= 0x01;
             let policy = Policy::production(vec![set]).with_max_age_ms(p.wide_policy().max_age_ms);
             let err = verify(&p.bytes, &policy, nonce, p.good_time_ms()).unwrap_err();
-            assert_eq!(err, VerifyError::PcrMismatch, "PCR index {which} byte {byte}");
+            assert_eq!(
+                err,
+                VerifyError::PcrMismatch,
+                "PCR index {which} byte {byte}"
+            );
         }
     }
     // Rolling deploy: a wrong set first and the right set second passes and
@@ -244,7 +252,10 @@ fn every_flipped_byte_is_refused() {
     assert!(tried > 3 * 700, "{tried}");
     // Truncations and extensions are refused too.
     for cut in [1usize, 2, 50, 96, 97, len / 2, len - 1] {
-        assert!(verify(&p.bytes[..len - cut], &policy, nonce, now).is_err(), "cut {cut}");
+        assert!(
+            verify(&p.bytes[..len - cut], &policy, nonce, now).is_err(),
+            "cut {cut}"
+        );
     }
     let mut longer = p.bytes.clone();
     longer.push(0);
@@ -276,11 +287,16 @@ fn debug_documents_need_allow_debug() {
         assert_eq!(v.module_id, d.module_id);
         assert_eq!(v.nonce_checked, nonce.is_some());
         // With debug allowed and a production set too.
-        let policy = d.wide_policy_debug().with_measurements(prod_measurements.clone());
+        let policy = d
+            .wide_policy_debug()
+            .with_measurements(prod_measurements.clone());
         assert!(verify(&d.bytes, &policy, nonce, now).unwrap().is_debug());
         // Outside the window: refused even with debug allowed.
         let policy = d.wide_policy_debug().with_max_age_ms(u64::MAX / 2);
-        for t in [d.leaf_not_before * 1000 - 1000, (d.leaf_not_after + 1) * 1000] {
+        for t in [
+            d.leaf_not_before * 1000 - 1000,
+            (d.leaf_not_after + 1) * 1000,
+        ] {
             assert!(
                 matches!(
                     verify(&d.bytes, &policy, nonce, t).unwrap_err(),
@@ -414,7 +430,10 @@ fn chain_tampering_is_detected() {
         let mut e = entries.clone();
         e[cab_index].1 = ciborium::Value::Array(c);
         let doc = rebuild(e);
-        assert!(verify(&doc, &policy, p.nonce.as_deref(), now).is_err(), "{what}");
+        assert!(
+            verify(&doc, &policy, p.nonce.as_deref(), now).is_err(),
+            "{what}"
+        );
     }
     // Even a re-signed-looking payload with a valid chain but a changed
     // module id fails the COSE signature.

@@ -11,8 +11,7 @@ pub fn fixtures_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("ZENALYZE_FIXTURES") {
         return PathBuf::from(dir);
     }
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/fixtures")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures")
 }
 
 /// One fixture document with its index.json entry.
