@@ -1,0 +1,168 @@
+//! Authentication: tenant API keys (`Authorization: Bearer zk_…`) and the
+//! operator admin token (`Authorization: Bearer <admin token>` on
+//! `/v1/admin/*`).
+//!
+//! A presented key is format-checked, hashed (SHA-256, see [`crate::keys`]),
+//! looked up by hash, compared in constant time, and refused when revoked
+//! or when its stored kind disagrees with its prefix. Every failure is the
+//! same 401 problem, so a caller cannot tell an unknown key from a revoked
+//! one.
+
+use axum::extract::FromRequestParts;
+use axum::http::header;
+use axum::http::request::Parts;
+use zenalyze_store::{Actor, ApiKeyId, AuditDraft, AuditResult, KeyHash, Operation, TenantId};
+
+use crate::keys::{ct_eq32, ApiKeySecret, KeyKind};
+use crate::problem::{Problem, ProblemKind};
+use crate::request_id::RequestId;
+use crate::state::AppState;
+
+/// Maps the gateway's key kind to the store's.
+pub fn store_kind(kind: KeyKind) -> zenalyze_store::KeyKind {
+    match kind {
+        KeyKind::Live => zenalyze_store::KeyKind::SecretLive,
+        KeyKind::Test => zenalyze_store::KeyKind::SecretTest,
+        KeyKind::Publishable => zenalyze_store::KeyKind::Publishable,
+    }
+}
+
+/// Maps the store's key kind to the gateway's.
+pub fn gateway_kind(kind: zenalyze_store::KeyKind) -> KeyKind {
+    match kind {
+        zenalyze_store::KeyKind::SecretLive => KeyKind::Live,
+        zenalyze_store::KeyKind::SecretTest => KeyKind::Test,
+        zenalyze_store::KeyKind::Publishable => KeyKind::Publishable,
+    }
+}
+
+fn bearer(parts: &Parts) -> Option<&str> {
+    let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return None;
+    }
+    let token = token.trim();
+    (!token.is_empty()).then_some(token)
+}
+
+fn unauthorized() -> Problem {
+    Problem::new(ProblemKind::Unauthorized)
+        .detail("send a valid, unrevoked API key as Authorization: Bearer zk_…")
+}
+
+/// An authenticated tenant API key: the caller of tenant endpoints.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The key's tenant.
+    pub tenant_id: TenantId,
+    /// The key's id (the audit actor).
+    pub key_id: ApiKeyId,
+    /// Its kind.
+    pub kind: KeyKind,
+    /// Its scopes.
+    pub scopes: Vec<String>,
+    /// The request id.
+    pub request_id: String,
+}
+
+impl Caller {
+    /// Refuses with 403 unless the key holds `scope`.
+    pub fn require(&self, scope: &str) -> Result<(), Problem> {
+        if self.scopes.iter().any(|s| s == scope) {
+            Ok(())
+        } else {
+            Err(Problem::new(ProblemKind::Forbidden)
+                .detail(format!("this API key lacks the {scope} scope")))
+        }
+    }
+
+    /// An audit draft for an operation by this caller.
+    pub fn audit(&self, operation: &str) -> Result<AuditDraft, Problem> {
+        audit_draft(
+            Actor::ApiKey(self.key_id.clone()),
+            operation,
+            &self.request_id,
+        )
+        .map(|d| d.tenant(self.tenant_id.clone()))
+    }
+}
+
+/// An audit draft with result `success` (the store adjusts it when the
+/// mutation does not apply).
+pub fn audit_draft(actor: Actor, operation: &str, request_id: &str) -> Result<AuditDraft, Problem> {
+    let op = Operation::parse(operation).map_err(|_| Problem::internal())?;
+    let rid = zenalyze_store::OpaqueId::parse(request_id).map_err(|_| Problem::internal())?;
+    Ok(AuditDraft::new(actor, op, AuditResult::Success, rid))
+}
+
+fn request_id_of(parts: &Parts) -> String {
+    parts
+        .extensions
+        .get::<RequestId>()
+        .map(|r| r.0.clone())
+        .or_else(crate::request_id::current)
+        .unwrap_or_else(crate::request_id::generate)
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Problem> {
+        let token = bearer(parts).ok_or_else(unauthorized)?;
+        let secret = ApiKeySecret::parse(token).map_err(|_| unauthorized())?;
+        let hash = secret.hash();
+        drop(secret);
+        let key = state
+            .store()
+            .find_api_key_by_hash(&KeyHash(hash))
+            .await
+            .map_err(Problem::from)?;
+        let Some(key) = key else {
+            tracing::info!("authentication failed: unknown key");
+            return Err(unauthorized());
+        };
+        let kind_ok = token.starts_with(gateway_kind(key.kind).prefix());
+        if !ct_eq32(key.hash.as_bytes(), &hash) || !kind_ok || key.is_revoked() {
+            tracing::info!(key_id = %key.id, "authentication failed: revoked or mismatched key");
+            return Err(unauthorized());
+        }
+        Ok(Caller {
+            tenant_id: key.tenant_id,
+            key_id: key.id,
+            kind: gateway_kind(key.kind),
+            scopes: key.scopes,
+            request_id: request_id_of(parts),
+        })
+    }
+}
+
+/// The operator, authenticated with the admin token.
+#[derive(Debug, Clone)]
+pub struct Admin {
+    /// The request id.
+    pub request_id: String,
+}
+
+impl Admin {
+    /// An audit draft for an admin operation.
+    pub fn audit(&self, operation: &str) -> Result<AuditDraft, Problem> {
+        audit_draft(Actor::Admin, operation, &self.request_id)
+    }
+}
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Problem> {
+        let ok = bearer(parts).is_some_and(|t| state.admin_token().verify(t));
+        if !ok {
+            tracing::info!("admin authentication failed");
+            return Err(Problem::new(ProblemKind::Unauthorized)
+                .detail("send the operator admin token as Authorization: Bearer …"));
+        }
+        Ok(Admin {
+            request_id: request_id_of(parts),
+        })
+    }
+}

@@ -1,0 +1,74 @@
+//! Assembles the router: API routes, OpenAPI document, docs page, fallback
+//! and the middleware stack (outermost first): request id and log span,
+//! panic containment, problem bodies for bare error statuses, request
+//! deadline, body limits.
+
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use tower_http::catch_panic::CatchPanicLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::openapi::ApiDoc;
+use crate::state::AppState;
+use crate::{admin, health, middleware, openapi, records, request_id};
+
+/// The OpenAPI document of the complete app (base document, built-in
+/// routes and `extra` routes).
+pub fn openapi_document(
+    state: &AppState,
+    extra: Vec<OpenApiRouter<AppState>>,
+) -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let mut api = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(health::router())
+        .merge(records::router(state))
+        .merge(admin::router());
+    for r in extra {
+        api = api.merge(r);
+    }
+    api.split_for_parts()
+}
+
+/// Builds the complete router.
+pub fn build(state: AppState, extra: Vec<OpenApiRouter<AppState>>) -> Router {
+    let (router, spec) = openapi_document(&state, extra);
+    let spec_json: Arc<[u8]> = spec
+        .to_pretty_json()
+        .map(|s| Arc::from(s.into_bytes()))
+        .unwrap_or_else(|_| Arc::from(b"{}".to_vec()));
+    let timeout = state.http().request_timeout;
+    let json_limit = state.limits().json_body_bytes;
+    router
+        .route(
+            "/v1/openapi.json",
+            get(move || {
+                let body = spec_json.clone();
+                async move { openapi_response(&body) }
+            }),
+        )
+        .route("/docs", get(openapi::docs_page))
+        .fallback(middleware::not_found)
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(json_limit))
+        .layer(axum::middleware::from_fn_with_state(
+            timeout,
+            middleware::deadline,
+        ))
+        .layer(axum::middleware::from_fn(middleware::problem_bodies))
+        .layer(CatchPanicLayer::custom(middleware::panic_response))
+        .layer(axum::middleware::from_fn(request_id::middleware))
+}
+
+fn openapi_response(body: &[u8]) -> Response {
+    let mut r = body.to_vec().into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r
+}
