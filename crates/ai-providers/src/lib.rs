@@ -24,6 +24,7 @@
 pub mod anthropic;
 pub mod error;
 mod http;
+pub mod offline;
 pub mod openai;
 mod render;
 pub mod secret;
