@@ -1,0 +1,78 @@
+//! `zenalyze`: one binary for the whole platform.
+//!
+//! Each verb lives in its own `*_cmd` module; this file only parses the
+//! command line, runs the verb and turns any failure into one clear line on
+//! stderr and a non-zero exit code.
+#![forbid(unsafe_code)]
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod attestation_cmd;
+mod audit_cmd;
+mod envelope_cmd;
+
+/// Zenalyze Encryption Platform.
+#[derive(Debug, Parser)]
+#[command(name = "zenalyze", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Encrypt, decrypt and inspect v1 envelopes on this machine (client side).
+    Envelope {
+        #[command(subcommand)]
+        cmd: envelope_cmd::EnvelopeCommand,
+    },
+    // Verbs added by other modules go below this line, one variant each.
+    /// Verify and export the hash-chained audit log.
+    Audit {
+        #[command(subcommand)]
+        cmd: audit_cmd::AuditCommand,
+    },
+    /// Verify an AWS Nitro (or development) attestation document offline.
+    Attestation {
+        #[command(subcommand)]
+        cmd: attestation_cmd::AttestationCommand,
+    },
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Envelope { cmd } => envelope_cmd::run(cmd),
+        // Match arms of other verbs go below this line.
+        Command::Audit { cmd } => audit_cmd::run(cmd).await,
+        Command::Attestation { cmd } => attestation_cmd::run(cmd),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("zenalyze: error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One line: the error and its causes, joined.
+            let mut line = e.to_string();
+            for cause in e.chain().skip(1) {
+                line.push_str(": ");
+                line.push_str(&cause.to_string());
+            }
+            eprintln!("zenalyze: error: {}", line.replace('\n', " "));
+            ExitCode::FAILURE
+        }
+    }
+}

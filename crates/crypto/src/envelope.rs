@@ -1,0 +1,235 @@
+//! Envelope v1 (specification §2), byte for byte:
+//!
+//! ```text
+//! offset 0   1 byte    version = 0x01
+//! offset 1   12 bytes  IV (random per encryption)
+//! offset 13  16 bytes  GCM tag
+//! offset 29  n bytes   ciphertext
+//! ```
+//!
+//! AES-256-GCM; the optional associated data ("context") is supplied at both
+//! ends and never stored. For text transport the bytes are standard base64
+//! with padding ([`encode_base64`], [`decode_base64`]).
+
+use aws_lc_rs::aead::{Aad, Nonce, Tag};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use zeroize::Zeroizing;
+
+use crate::{EnvelopeError, UserKey};
+
+/// The version byte of envelope v1.
+pub const VERSION_V1: u8 = 0x01;
+/// Length of the IV in bytes.
+pub const IV_LEN: usize = 12;
+/// Length of the GCM tag in bytes.
+pub const TAG_LEN: usize = 16;
+/// Length of the v1 header (version, IV, tag); the minimum envelope size.
+pub const HEADER_LEN: usize = 1 + IV_LEN + TAG_LEN;
+
+/// A structurally valid v1 envelope borrowed from a byte slice.
+///
+/// Parsing checks only the structure (length and version); it proves
+/// nothing about authenticity. Use [`open_v1`] to authenticate and decrypt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EnvelopeRef<'a> {
+    iv: &'a [u8; IV_LEN],
+    tag: &'a [u8; TAG_LEN],
+    ciphertext: &'a [u8],
+}
+
+impl<'a> EnvelopeRef<'a> {
+    /// Parses the binary form: rejects inputs shorter than [`HEADER_LEN`]
+    /// and unknown versions. Never panics.
+    pub fn parse(bytes: &'a [u8]) -> Result<Self, EnvelopeError> {
+        let (version, rest) = bytes
+            .split_first()
+            .ok_or(EnvelopeError::TooShort { len: 0 })?;
+        if *version != VERSION_V1 {
+            return Err(EnvelopeError::UnsupportedVersion { version: *version });
+        }
+        let too_short = EnvelopeError::TooShort { len: bytes.len() };
+        let (iv, rest) = rest
+            .split_first_chunk::<IV_LEN>()
+            .ok_or(too_short.clone())?;
+        let (tag, ciphertext) = rest.split_first_chunk::<TAG_LEN>().ok_or(too_short)?;
+        Ok(EnvelopeRef {
+            iv,
+            tag,
+            ciphertext,
+        })
+    }
+
+    /// The version byte (always [`VERSION_V1`] for a parsed envelope).
+    pub fn version(&self) -> u8 {
+        VERSION_V1
+    }
+
+    /// The 12-byte IV.
+    pub fn iv(&self) -> &'a [u8; IV_LEN] {
+        self.iv
+    }
+
+    /// The 16-byte GCM tag.
+    pub fn tag(&self) -> &'a [u8; TAG_LEN] {
+        self.tag
+    }
+
+    /// The ciphertext (as long as the plaintext).
+    pub fn ciphertext(&self) -> &'a [u8] {
+        self.ciphertext
+    }
+
+    /// Total length of the binary envelope.
+    pub fn len(&self) -> usize {
+        HEADER_LEN + self.ciphertext.len()
+    }
+
+    /// Whether the envelope carries an empty plaintext.
+    pub fn is_empty(&self) -> bool {
+        self.ciphertext.is_empty()
+    }
+}
+
+/// Seals `plaintext` under `key` with the given IV and optional associated
+/// data, returning the binary v1 envelope.
+///
+/// The IV must be fresh for every call under the same key (draw it from a
+/// CSPRNG); this function is pure so that test vectors can fix it.
+pub fn seal_v1(
+    key: &UserKey,
+    iv: &[u8; IV_LEN],
+    plaintext: &[u8],
+    aad: Option<&[u8]>,
+) -> Result<Vec<u8>, EnvelopeError> {
+    let total = HEADER_LEN
+        .checked_add(plaintext.len())
+        .ok_or(EnvelopeError::PlaintextTooLarge)?;
+    let mut out = Vec::with_capacity(total);
+    out.push(VERSION_V1);
+    out.extend_from_slice(iv);
+    out.extend_from_slice(&[0u8; TAG_LEN]);
+    out.extend_from_slice(plaintext);
+    let tag: Tag = key
+        .aead()
+        .seal_in_place_separate_tag(
+            Nonce::assume_unique_for_key(*iv),
+            Aad::from(aad.unwrap_or_default()),
+            &mut out[HEADER_LEN..],
+        )
+        .map_err(|_| EnvelopeError::PlaintextTooLarge)?;
+    out[1 + IV_LEN..HEADER_LEN].copy_from_slice(tag.as_ref());
+    Ok(out)
+}
+
+/// Authenticates and decrypts a binary v1 envelope. The plaintext comes back
+/// in a buffer that is wiped when dropped. Any authentication failure (wrong
+/// key, wrong or missing context, tampered byte) is the single opaque
+/// [`EnvelopeError::AuthenticationFailed`].
+pub fn open_v1(
+    key: &UserKey,
+    envelope: &[u8],
+    aad: Option<&[u8]>,
+) -> Result<Zeroizing<Vec<u8>>, EnvelopeError> {
+    let parsed = EnvelopeRef::parse(envelope)?;
+    let mut plaintext = Zeroizing::new(vec![0u8; parsed.ciphertext.len()]);
+    key.aead()
+        .open_separate_gather(
+            Nonce::assume_unique_for_key(*parsed.iv),
+            Aad::from(aad.unwrap_or_default()),
+            parsed.ciphertext,
+            parsed.tag,
+            plaintext.as_mut_slice(),
+        )
+        .map_err(|_| EnvelopeError::AuthenticationFailed)?;
+    Ok(plaintext)
+}
+
+/// Encodes a binary envelope as standard base64 with padding.
+pub fn encode_base64(envelope: &[u8]) -> String {
+    STANDARD.encode(envelope)
+}
+
+/// Decodes the text form strictly (standard alphabet, canonical padding, no
+/// whitespace) and checks the structure. Authenticity is not checked.
+pub fn decode_base64(text: &str) -> Result<Vec<u8>, EnvelopeError> {
+    let bytes = STANDARD
+        .decode(text)
+        .map_err(|_| EnvelopeError::InvalidBase64)?;
+    EnvelopeRef::parse(&bytes)?;
+    Ok(bytes)
+}
+
+/// Accepts either form of an envelope: raw binary (first byte `0x01`, which
+/// is not a base64 character) or base64 text, with surrounding ASCII
+/// whitespace (such as a trailing newline) ignored. Returns the binary form.
+pub fn decode_any(input: &[u8]) -> Result<Vec<u8>, EnvelopeError> {
+    if input.first() == Some(&VERSION_V1) {
+        EnvelopeRef::parse(input)?;
+        return Ok(input.to_vec());
+    }
+    let text = input.trim_ascii();
+    if text.is_empty() {
+        return Err(EnvelopeError::TooShort { len: 0 });
+    }
+    let text = std::str::from_utf8(text).map_err(|_| EnvelopeError::InvalidBase64)?;
+    decode_base64(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key() -> UserKey {
+        UserKey::from_bytes([42u8; 32])
+    }
+
+    #[test]
+    fn layout_is_version_iv_tag_ciphertext() {
+        let iv = [9u8; IV_LEN];
+        let env = seal_v1(&key(), &iv, b"hello", None).unwrap();
+        assert_eq!(env.len(), HEADER_LEN + 5);
+        assert_eq!(env[0], VERSION_V1);
+        assert_eq!(&env[1..13], &iv);
+        let parsed = EnvelopeRef::parse(&env).unwrap();
+        assert_eq!(parsed.ciphertext().len(), 5);
+        assert_eq!(&open_v1(&key(), &env, None).unwrap()[..], b"hello");
+    }
+
+    #[test]
+    fn structural_errors_are_typed() {
+        assert_eq!(
+            EnvelopeRef::parse(&[]).unwrap_err(),
+            EnvelopeError::TooShort { len: 0 }
+        );
+        assert_eq!(
+            EnvelopeRef::parse(&[1u8; 28]).unwrap_err(),
+            EnvelopeError::TooShort { len: 28 }
+        );
+        assert_eq!(
+            EnvelopeRef::parse(&[2u8; 40]).unwrap_err(),
+            EnvelopeError::UnsupportedVersion { version: 2 }
+        );
+        assert!(EnvelopeRef::parse(&[1u8; 29]).unwrap().is_empty());
+        assert_eq!(
+            decode_base64("AQ==!").unwrap_err(),
+            EnvelopeError::InvalidBase64
+        );
+        assert_eq!(
+            decode_base64("AQ").unwrap_err(),
+            EnvelopeError::InvalidBase64
+        );
+    }
+
+    #[test]
+    fn decode_any_accepts_both_forms() {
+        let env = seal_v1(&key(), &[1u8; 12], b"x", Some(b"ctx")).unwrap();
+        let text = format!("{}\n", encode_base64(&env));
+        assert_eq!(decode_any(text.as_bytes()).unwrap(), env);
+        assert_eq!(decode_any(&env).unwrap(), env);
+        assert_eq!(
+            decode_any(b"plain text").unwrap_err(),
+            EnvelopeError::InvalidBase64
+        );
+    }
+}
