@@ -404,6 +404,12 @@ impl AuditEvent {
     }
 }
 
+/// Parses one line of a JSONL export back into an event (the inverse of
+/// [`AuditEvent::to_json_line`]); hashes must be 64 hex digits.
+pub fn parse_json_line(line: &str) -> Result<AuditEvent, StoreError> {
+    serde_json::from_str(line).map_err(|_| StoreError::InvalidInput("audit JSON line"))
+}
+
 /// The head of the chain: the last event's `seq` and `hash` (0 and zeros
 /// when the log is empty).
 #[derive(Clone, Copy, PartialEq, Eq)]
