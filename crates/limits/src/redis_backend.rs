@@ -20,7 +20,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-/// UTC calendar arithmetic in Lua, the same as [`crate::window`].
+/// UTC calendar arithmetic in Lua, the same as [`crate::window`]. Lua 5.1
+/// numbers are doubles: exact for µs timestamps below 2^53 (until the year
+/// 2255).
 pub(crate) const LUA_CALENDAR: &str = r#"
 local DAY = 86400000000
 local function days_from_civil(y, m, d)
@@ -111,7 +113,7 @@ return {used, wid, wend}
 pub struct RedisSettings {
     /// `redis://host:port/db` (or `rediss://`).
     pub url: String,
-    /// Prefix of every key (`[A-Za-z0-9._:-]`, 1–64 characters), so that
+    /// Prefix of every key (`[A-Za-z0-9._:-]`, 1–100 characters), so that
     /// several deployments or tests can share one Redis.
     pub key_prefix: String,
     /// Budget of one Redis call, in milliseconds; beyond it the decision is
@@ -139,13 +141,13 @@ impl RedisSettings {
     fn validate(&self) -> Result<(), LimitError> {
         let p = &self.key_prefix;
         if p.is_empty()
-            || p.len() > 64
+            || p.len() > 100
             || !p
                 .bytes()
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b':' | b'-'))
         {
             return Err(LimitError::Config(
-                "redis.key_prefix must be 1-64 characters of [A-Za-z0-9._:-]",
+                "redis.key_prefix must be 1-100 characters of [A-Za-z0-9._:-]",
             ));
         }
         if self.timeout_ms == 0 || self.probe_min_ms == 0 || self.probe_max_ms < self.probe_min_ms {
