@@ -148,7 +148,7 @@ async fn export_writes_jsonl_from_a_sequence_number() {
     assert!(out.status.success(), "stderr: {}", text(&out.stderr));
     assert!(text(&out.stderr).contains("exported 5 audit events"));
     let content = std::fs::read_to_string(&file).unwrap();
-    let events: Vec<AuditEvent> = content.lines().map(|l| serde_json_line(l)).collect();
+    let events: Vec<AuditEvent> = content.lines().map(serde_json_line).collect();
     assert_eq!(
         events.iter().map(|e| e.seq).collect::<Vec<_>>(),
         vec![1, 2, 3, 4, 5]
@@ -174,8 +174,8 @@ async fn export_writes_jsonl_from_a_sequence_number() {
 }
 
 fn serde_json_line(line: &str) -> AuditEvent {
-    // AuditEvent implements Deserialize; the CLI crate has no serde_json, so
-    // go through the store's own JSON form via a round trip check.
+    // Parse with the store's own JSONL reader and check the line is exactly
+    // the canonical export form.
     let event: AuditEvent = zenalyze_store::audit::parse_json_line(line).expect("valid JSONL line");
     assert_eq!(event.to_json_line(), line);
     event
