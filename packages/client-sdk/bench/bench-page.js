@@ -1,0 +1,117 @@
+// Runs in Chromium: times the SDK against direct WebCrypto calls in the same
+// page. Runs are interleaved (SDK, direct, SDK, direct, …) after warm-up so
+// that drift on a shared machine hits both sides alike; medians are reported.
+import {
+  ZenalyzeEncryption,
+  deriveKeyV1,
+  sealV1,
+  openV1,
+  base64Encode,
+} from '/dist/index.js';
+
+const subtle = crypto.subtle;
+const te = new TextEncoder();
+const params = new URLSearchParams(location.search);
+const reps = {
+  kdf: Number(params.get('kdfReps') ?? 11),
+  small: Number(params.get('smallReps') ?? 21),
+  large: Number(params.get('largeReps') ?? 9),
+};
+const WARMUP = 2;
+const EMAIL = 'bench.user@example.org';
+const PASSWORD = 'benchmark password ✓';
+
+function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+function randomBytes(n) {
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i += 65536) crypto.getRandomValues(out.subarray(i, Math.min(n, i + 65536)));
+  return out;
+}
+
+async function time(fn) {
+  const t0 = performance.now();
+  await fn();
+  return performance.now() - t0;
+}
+
+async function compare(name, n, sdkFn, directFn) {
+  for (let i = 0; i < WARMUP; i++) {
+    await sdkFn();
+    await directFn();
+  }
+  const a = [];
+  const b = [];
+  for (let i = 0; i < n; i++) {
+    if (i % 2 === 0) {
+      a.push(await time(sdkFn));
+      b.push(await time(directFn));
+    } else {
+      b.push(await time(directFn));
+      a.push(await time(sdkFn));
+    }
+  }
+  const row = { name, reps: n, sdkMedianMs: median(a), directMedianMs: median(b) };
+  row.ratio = row.sdkMedianMs / row.directMedianMs;
+  document.getElementById('log').textContent += `${JSON.stringify(row)}\n`;
+  return row;
+}
+
+async function directDerive(email, password) {
+  // What an app would write by hand for profile v1, without the SDK.
+  const salt = await subtle.digest('SHA-256', te.encode(email.trim().normalize('NFC').toLowerCase()));
+  const base = await subtle.importKey('raw', te.encode(password.normalize('NFC')), 'PBKDF2', false, ['deriveKey']);
+  return subtle.deriveKey(
+    { name: 'PBKDF2', hash: 'SHA-256', salt, iterations: 100000 },
+    base,
+    { name: 'AES-GCM', length: 256 },
+    false,
+    ['encrypt', 'decrypt'],
+  );
+}
+
+async function main() {
+  const rows = [];
+  rows.push(await compare('key derivation (PBKDF2-SHA256, 100k)', reps.kdf, () => deriveKeyV1(EMAIL, PASSWORD), () => directDerive(EMAIL, PASSWORD)));
+
+  const key = await deriveKeyV1(EMAIL, PASSWORD);
+  const enc = await ZenalyzeEncryption.create({ email: EMAIL, password: PASSWORD });
+  for (const [label, size, n] of [['1 MiB', 1 << 20, reps.small], ['16 MiB', 16 << 20, reps.large]]) {
+    const data = randomBytes(size);
+    const iv = crypto.getRandomValues(new Uint8Array(12));
+    const aad = te.encode('record-1');
+    const envelope = await sealV1(key, iv, data, aad);
+    const direct = new Uint8Array(await subtle.encrypt({ name: 'AES-GCM', iv, additionalData: aad }, key, data));
+    const text = await enc.encryptBytes(data, { context: 'record-1' });
+
+    rows.push(await compare(`encrypt ${label}: sealV1 (binary envelope) vs subtle.encrypt`, n,
+      () => sealV1(key, crypto.getRandomValues(new Uint8Array(12)), data, aad),
+      () => subtle.encrypt({ name: 'AES-GCM', iv: crypto.getRandomValues(new Uint8Array(12)), additionalData: aad }, key, data)));
+    rows.push(await compare(`decrypt ${label}: openV1 (binary envelope) vs subtle.decrypt`, n,
+      () => openV1(key, envelope, aad),
+      () => subtle.decrypt({ name: 'AES-GCM', iv, additionalData: aad }, key, direct)));
+    rows.push(await compare(`encrypt ${label}: encryptBytes (→ base64 text) vs subtle.encrypt`, n,
+      () => enc.encryptBytes(data, { context: 'record-1' }),
+      () => subtle.encrypt({ name: 'AES-GCM', iv: crypto.getRandomValues(new Uint8Array(12)), additionalData: aad }, key, data)));
+    rows.push(await compare(`decrypt ${label}: decryptBytes (base64 text →) vs subtle.decrypt`, n,
+      () => enc.decryptBytes(text, { context: 'record-1' }),
+      () => subtle.decrypt({ name: 'AES-GCM', iv, additionalData: aad }, key, direct)));
+    rows.push(await compare(`encrypt ${label}: encryptBytes (→ base64 text) vs subtle.encrypt + toBase64`, n,
+      () => enc.encryptBytes(data, { context: 'record-1' }),
+      async () => base64Encode(new Uint8Array(await subtle.encrypt({ name: 'AES-GCM', iv: crypto.getRandomValues(new Uint8Array(12)), additionalData: aad }, key, data)))));
+  }
+  return {
+    rows,
+    userAgent: navigator.userAgent,
+    nativeBase64: typeof Uint8Array.fromBase64 === 'function' && typeof Uint8Array.prototype.toBase64 === 'function',
+  };
+}
+
+main().then(
+  (result) => window.__benchDone(result),
+  (err) => window.__benchDone({ error: String(err && err.stack || err) }),
+);
