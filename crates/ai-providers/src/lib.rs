@@ -35,6 +35,7 @@ use async_trait::async_trait;
 pub use anthropic::{Anthropic, AnthropicConfig};
 pub use error::{ProviderError, RefusalReason};
 pub use http::{DEFAULT_MAX_REQUEST_BYTES, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT};
+pub use offline::OfflineAnalyzer;
 pub use openai::{MaxTokensField, OpenAiAuth, OpenAiCompatible, OpenAiConfig};
 pub use secret::ApiKey;
 pub use types::{zeroize_json, Analysis, AnalysisRequest, Input, Usage};

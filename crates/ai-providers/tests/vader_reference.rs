@@ -19,7 +19,10 @@ const PUBLISHED: &[(&str, f64)] = &[
     ("VADER is very smart, handsome, and funny.", 0.8545),
     ("VADER is VERY SMART, handsome, and FUNNY.", 0.9227),
     ("VADER is VERY SMART, handsome, and FUNNY!!!", 0.9342),
-    ("VADER is VERY SMART, uber handsome, and FRIGGIN FUNNY!!!", 0.9469),
+    (
+        "VADER is VERY SMART, uber handsome, and FRIGGIN FUNNY!!!",
+        0.9469,
+    ),
     ("VADER is not smart, handsome, nor funny.", -0.7424),
     ("The book was good.", 0.4404),
     ("At least it isn't a horrible book.", 0.431),
