@@ -82,18 +82,26 @@ export function envelopeBytes(envelope: string | Uint8Array): Uint8Array {
  * Checks an envelope's structure without a key (version and sizes) and
  * splits it. Accepts the binary form or its base64 text.
  *
+ * Checks run in this order: base64 (strings only), then the version byte
+ * (an empty input is too short), then the length.
+ *
  * @throws {@link InvalidBase64Error} if a string is not strict base64,
- * {@link EnvelopeTooShortError} below 29 bytes,
- * {@link UnsupportedVersionError} if the first byte is not 0x01.
+ * {@link UnsupportedVersionError} if the first byte is not 0x01,
+ * {@link EnvelopeTooShortError} if empty or below 29 bytes.
  */
 export function parseEnvelope(envelope: string | Uint8Array): ParsedEnvelope {
   const bytes = envelopeBytes(envelope);
-  if (bytes.length < ENVELOPE_V1_HEADER_LENGTH) {
-    throw new EnvelopeTooShortError(bytes.length);
+  // Same order as the Rust implementation and the vectors: the version byte
+  // first (an empty input is too short), then the length.
+  const version = bytes[0];
+  if (version === undefined) {
+    throw new EnvelopeTooShortError(0);
   }
-  const version = bytes[0] as number;
   if (version !== ENVELOPE_V1_VERSION) {
     throw new UnsupportedVersionError(version);
+  }
+  if (bytes.length < ENVELOPE_V1_HEADER_LENGTH) {
+    throw new EnvelopeTooShortError(bytes.length);
   }
   return {
     version,

@@ -279,6 +279,8 @@ export function registerCoreSuite({ test, sdk, vectors, env }) {
     assert.throwsWithCode(() => parseEnvelope(new Uint8Array(28).fill(1)), 'too_short', EnvelopeTooShortError);
     assert.throwsWithCode(() => parseEnvelope(new Uint8Array(0)), 'too_short', EnvelopeTooShortError);
     assert.throwsWithCode(() => parseEnvelope(''), 'too_short', EnvelopeTooShortError);
+    // The version is checked before the length (as in Rust and the vectors).
+    assert.throwsWithCode(() => parseEnvelope(new Uint8Array([2, 0, 0])), 'unsupported_version', UnsupportedVersionError);
     const v2 = new Uint8Array(40);
     v2[0] = 2;
     const err = assert.throwsWithCode(() => parseEnvelope(v2), 'unsupported_version', UnsupportedVersionError);
@@ -505,7 +507,7 @@ export function registerCoreSuite({ test, sdk, vectors, env }) {
     assert.ok(err instanceof ZenalyzeError && err instanceof Error);
     assert.throwsWithCode(() => new ZenalyzeEncryption({ email: 1, password: 'x' }), 'invalid_input');
     assert.throwsWithCode(() => new ZenalyzeEncryption({ email: ' ', password: 'x' }), 'invalid_input');
-    const tooShort = assert.throwsWithCode(() => parseEnvelope(new Uint8Array(3)), 'too_short');
+    const tooShort = assert.throwsWithCode(() => parseEnvelope(new Uint8Array([1, 0, 0])), 'too_short');
     assert.equal(tooShort.name, 'EnvelopeTooShortError');
     assert.ok(tooShort instanceof ZenalyzeError);
   });
