@@ -707,6 +707,33 @@ mod tests {
         );
     }
 
+    /// The worked example of docs/audit.md (independently computed with
+    /// Python's hashlib).
+    #[test]
+    fn worked_example_matches_docs() {
+        let e = AuditEvent {
+            seq: 1,
+            time: "2026-11-25T17:47:58.123456Z".into(),
+            tenant_id: Some("ten_0123456789abcdef0123456789abcdef".into()),
+            actor: "key_00112233445566778899aabbccddeeff".into(),
+            subject: Some("usr-42".into()),
+            operation: "records.create".into(),
+            resource_id: Some("rec_ffeeddccbbaa99887766554433221100".into()),
+            result: "success".into(),
+            request_id: "req-7f3a".into(),
+            prev_hash: GENESIS_HASH,
+            hash: [0; 32],
+        };
+        assert_eq!(
+            hex::encode(canonical_bytes(&e)),
+            "7a656e616c797a652e61756469742e76310a00000000000000010000001b323032362d31312d32355431373a34373a35382e3132333435365a010000002474656e5f3031323334353637383961626364656630313233343536373839616263646566000000246b65795f303031313232333334343535363637373838393961616262636364646565666601000000067573722d34320000000e7265636f7264732e63726561746501000000247265635f66666565646463636262616139393838373736363535343433333232313130300000000773756363657373000000087265712d37663361"
+        );
+        assert_eq!(
+            hex::encode(e.compute_hash()),
+            "f51645885229f701de6696c97f683d10237cc82bd48d9c367199c096250f5a44"
+        );
+    }
+
     #[test]
     fn optional_fields_do_not_collide() {
         let t = OffsetDateTime::from_unix_timestamp(0).unwrap();
