@@ -211,6 +211,12 @@ impl TestServer {
         r
     }
 
+    /// Graceful stop that hands back the data directory (SQLite).
+    pub async fn stop_keep_dir(mut self) -> (std::io::Result<()>, tempfile::TempDir) {
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("tempdir"));
+        (self.stop().await, dir)
+    }
+
     /// Every byte of the database: the SQLite files, or a text dump of
     /// every PostgreSQL table.
     pub async fn database_bytes(&self) -> Vec<u8> {
