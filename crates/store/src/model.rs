@@ -91,7 +91,7 @@ pub struct NewTenant {
     pub burst_override: Option<u32>,
 }
 
-fn validate_name(name: &str) -> Result<(), StoreError> {
+pub(crate) fn validate_name(name: &str) -> Result<(), StoreError> {
     if name.trim().is_empty()
         || name.len() > MAX_TENANT_NAME_LEN
         || name.chars().any(char::is_control)

@@ -85,6 +85,31 @@ async fn tenants_and_keys_crud(db: &TestDb) {
     assert_eq!(updated.quota_override, Some(5_000_000));
     assert_eq!(s.get_tenant(&t).await.unwrap().unwrap(), updated);
 
+    // Out-of-range input is refused before it is queued (it would otherwise
+    // fail the whole batch of other callers).
+    let err = s
+        .apply(WriteUnit::new(
+            Mutation::UpdateTenant(TenantUpdate {
+                id: t.clone(),
+                tier: Tier::Free,
+                quota_override: Some(u64::MAX),
+                burst_override: None,
+            }),
+            draft("tenants.update"),
+        ))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::InvalidInput(_)), "{err}");
+    let mut bad = NewTenant::new("ok", Tier::Free).unwrap();
+    bad.name = "line\nbreak".into();
+    assert!(s
+        .apply(WriteUnit::new(
+            Mutation::CreateTenant(bad),
+            draft("tenants.create")
+        ))
+        .await
+        .is_err());
+
     // Keys: create, look up by hash, list, revoke.
     let k1 = NewApiKey::new(
         t.clone(),

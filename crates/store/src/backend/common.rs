@@ -369,8 +369,28 @@ async fn apply_mutation(
     }
 }
 
-/// Completes a draft from its mutation (see [`WriteUnit`]).
+/// Checks what could otherwise fail inside the batch transaction (and so
+/// fail every other unit of the batch), then completes the draft from its
+/// mutation (see [`WriteUnit`]). Runs before the unit is queued.
 fn complete_draft(unit: &mut WriteUnit) -> Result<()> {
+    match &unit.mutation {
+        Mutation::CreateTenant(t) => {
+            crate::model::validate_name(&t.name)?;
+            if let Some(q) = t.quota_override {
+                u64_to_i64(q, "quota override")?;
+            }
+        }
+        Mutation::UpdateTenant(TenantUpdate { quota_override: Some(q), .. }) => {
+            u64_to_i64(*q, "quota override")?;
+        }
+        Mutation::InsertRecord(r) => {
+            crate::model::validate_metadata(&r.metadata)?;
+            if r.envelope.len() > crate::model::MAX_ENVELOPE_LEN {
+                return Err(StoreError::InvalidInput("envelope too large"));
+            }
+        }
+        _ => {}
+    }
     if let Some(t) = unit.mutation.tenant_id() {
         match &unit.audit.tenant_id {
             None => unit.audit.tenant_id = Some(t.clone()),
