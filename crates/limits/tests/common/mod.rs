@@ -98,7 +98,10 @@ pub fn ping_blocking(url: &str) -> bool {
 /// `redis-server` (returned so that it lives as long as the test).
 pub fn test_redis() -> (String, Option<RedisServer>) {
     if let Ok(url) = std::env::var("ZENALYZE_TEST_REDIS_URL") {
-        assert!(ping_blocking(&url), "ZENALYZE_TEST_REDIS_URL={url} does not answer PING");
+        assert!(
+            ping_blocking(&url),
+            "ZENALYZE_TEST_REDIS_URL={url} does not answer PING"
+        );
         return (url, None);
     }
     let default = "redis://127.0.0.1:6379";
