@@ -6,7 +6,6 @@ import {
   deriveKeyV1,
   sealV1,
   openV1,
-  base64Encode,
 } from '/dist/index.js';
 
 const subtle = crypto.subtle;
@@ -87,6 +86,7 @@ async function main() {
     const envelope = await sealV1(key, iv, data, aad);
     const direct = new Uint8Array(await subtle.encrypt({ name: 'AES-GCM', iv, additionalData: aad }, key, data));
     const text = await enc.encryptBytes(data, { context: 'record-1' });
+    const directText = direct.toBase64();
 
     rows.push(await compare(`encrypt ${label}: sealV1 (binary envelope) vs subtle.encrypt`, n,
       () => sealV1(key, crypto.getRandomValues(new Uint8Array(12)), data, aad),
@@ -100,9 +100,12 @@ async function main() {
     rows.push(await compare(`decrypt ${label}: decryptBytes (base64 text →) vs subtle.decrypt`, n,
       () => enc.decryptBytes(text, { context: 'record-1' }),
       () => subtle.decrypt({ name: 'AES-GCM', iv, additionalData: aad }, key, direct)));
+    rows.push(await compare(`decrypt ${label}: decryptBytes (base64 text →) vs fromBase64 + subtle.decrypt`, n,
+      () => enc.decryptBytes(text, { context: 'record-1' }),
+      () => subtle.decrypt({ name: 'AES-GCM', iv, additionalData: aad }, key, Uint8Array.fromBase64(directText))));
     rows.push(await compare(`encrypt ${label}: encryptBytes (→ base64 text) vs subtle.encrypt + toBase64`, n,
       () => enc.encryptBytes(data, { context: 'record-1' }),
-      async () => base64Encode(new Uint8Array(await subtle.encrypt({ name: 'AES-GCM', iv: crypto.getRandomValues(new Uint8Array(12)), additionalData: aad }, key, data)))));
+      async () => (new Uint8Array(await subtle.encrypt({ name: 'AES-GCM', iv: crypto.getRandomValues(new Uint8Array(12)), additionalData: aad }, key, data))).toBase64()));
   }
   return {
     rows,

@@ -165,14 +165,28 @@ export async function openV1(
   aad?: Context,
   options?: CryptoOptions,
 ): Promise<Uint8Array> {
-  const parsed = parseEnvelope(envelope);
+  // Bytes decoded from base64 here belong to this call and may be rearranged
+  // in place; a caller's Uint8Array is never modified.
+  const owned = typeof envelope === 'string';
+  const bytes = envelopeBytes(envelope);
+  const parsed = parseEnvelope(bytes);
   const subtle = resolveSubtle(options);
   const ad = contextBytes(aad);
-  const joined = new Uint8Array(parsed.ciphertext.length + ENVELOPE_V1_TAG_LENGTH);
-  joined.set(parsed.ciphertext, 0);
-  joined.set(parsed.tag, parsed.ciphertext.length);
-  // Copy the IV too: it may be a view into caller-owned memory.
   const iv = parsed.iv.slice();
+  const n = parsed.ciphertext.length;
+  let joined: Uint8Array;
+  if (owned) {
+    // WebCrypto wants ciphertext ‖ tag: move the ciphertext to the front of
+    // the buffer and put the tag after it, without a second allocation.
+    const tag = parsed.tag.slice();
+    bytes.copyWithin(0, ENVELOPE_V1_HEADER_LENGTH);
+    bytes.set(tag, n);
+    joined = bytes.subarray(0, n + ENVELOPE_V1_TAG_LENGTH);
+  } else {
+    joined = new Uint8Array(n + ENVELOPE_V1_TAG_LENGTH);
+    joined.set(parsed.ciphertext, 0);
+    joined.set(parsed.tag, n);
+  }
   let plain: ArrayBuffer;
   try {
     plain = await subtle.decrypt(gcmParams(iv, ad), key, joined);

@@ -332,7 +332,10 @@ export function registerCoreSuite({ test, sdk, vectors, env }) {
       const blob = await enc.encryptBytes(data, { context: `file-${n}` });
       assert.equal(base64Decode(blob).length, 29 + n);
       assert.bytesEqual(await enc.decryptBytes(blob, { context: `file-${n}` }), data, `base64 ${n}`);
-      assert.bytesEqual(await enc.decryptBytes(base64Decode(blob), { context: `file-${n}` }), data, `binary ${n}`);
+      const binary = base64Decode(blob);
+      const before = binary.slice();
+      assert.bytesEqual(await enc.decryptBytes(binary, { context: `file-${n}` }), data, `binary ${n}`);
+      assert.bytesEqual(binary, before, 'a caller-owned binary envelope is not modified');
     }
   });
 
