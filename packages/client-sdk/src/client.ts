@@ -17,6 +17,7 @@ import {
   resolveSubtle,
 } from './provider.js';
 import { utf8DecodeStrict, utf8Encode } from './utf8.js';
+import { isUint8Array } from './bytes.js';
 
 /** Credentials and optional crypto injection for {@link ZenalyzeEncryption}. */
 export interface ZenalyzeEncryptionOptions extends CryptoOptions {
@@ -130,7 +131,7 @@ export class ZenalyzeEncryption {
   #randomIv(): Uint8Array {
     const iv = new Uint8Array(ENVELOPE_V1_IV_LENGTH);
     const filled = this.#getRandomValues(iv);
-    if (filled !== iv && !(filled instanceof Uint8Array && filled.length === ENVELOPE_V1_IV_LENGTH)) {
+    if (filled !== iv && !(isUint8Array(filled) && filled.length === ENVELOPE_V1_IV_LENGTH)) {
       throw new InvalidInputError('getRandomValues did not return the array it was given');
     }
     return filled;
@@ -199,7 +200,7 @@ export class ZenalyzeEncryption {
 
   /** Encrypts raw bytes (or the content of a `Blob`/`File`) and returns the base64 envelope. */
   async encryptBytes(data: Uint8Array | BlobLike, options?: CallOptions): Promise<string> {
-    if (data instanceof Uint8Array) {
+    if (isUint8Array(data)) {
       return this.#seal(data, options);
     }
     if (isBlobLike(data)) {

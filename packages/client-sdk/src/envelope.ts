@@ -23,6 +23,7 @@ import {
 } from './errors.js';
 import { type CryptoOptions, type WebCryptoKey, resolveSubtle } from './provider.js';
 import { utf8Encode } from './utf8.js';
+import { isUint8Array } from './bytes.js';
 
 /** Version byte of envelope v1. */
 export const ENVELOPE_V1_VERSION = 0x01;
@@ -61,7 +62,7 @@ export function contextBytes(context: Context): Uint8Array | undefined {
   if (typeof context === 'string') {
     return context.length === 0 ? undefined : utf8Encode(context);
   }
-  if (context instanceof Uint8Array) {
+  if (isUint8Array(context)) {
     return context.length === 0 ? undefined : context;
   }
   throw new InvalidInputError('context must be a string or a Uint8Array');
@@ -72,7 +73,7 @@ export function envelopeBytes(envelope: string | Uint8Array): Uint8Array {
   if (typeof envelope === 'string') {
     return base64Decode(envelope);
   }
-  if (envelope instanceof Uint8Array) {
+  if (isUint8Array(envelope)) {
     return envelope;
   }
   throw new InvalidInputError('envelope must be a base64 string or a Uint8Array');
@@ -130,10 +131,10 @@ export async function sealV1(
   aad?: Context,
   options?: CryptoOptions,
 ): Promise<Uint8Array> {
-  if (!(iv instanceof Uint8Array) || iv.length !== ENVELOPE_V1_IV_LENGTH) {
+  if (!isUint8Array(iv) || iv.length !== ENVELOPE_V1_IV_LENGTH) {
     throw new InvalidInputError(`iv must be a Uint8Array of ${ENVELOPE_V1_IV_LENGTH} bytes`);
   }
-  if (!(plaintext instanceof Uint8Array)) {
+  if (!isUint8Array(plaintext)) {
     throw new InvalidInputError('plaintext must be a Uint8Array');
   }
   const subtle = resolveSubtle(options);

@@ -77,3 +77,15 @@ test('pure UTF-8 codec agrees with TextEncoder/TextDecoder (fatal)', () => {
     assert.equal(utf8DecodePure(bytes), expected, Buffer.from(bytes).toString('hex'));
   }
 });
+
+test('Uint8Arrays from another realm (vm context, as under jsdom) and Buffers are accepted', async () => {
+  const { runInNewContext } = await import('node:vm');
+  const foreign = runInNewContext('new Uint8Array([104, 105, 33])');
+  assert.equal(foreign instanceof Uint8Array, false, 'really from another realm');
+  const enc = new sdk.ZenalyzeEncryption({ email: 'realm@example.org', password: 'pw' });
+  const blob = await enc.encryptBytes(foreign, { context: runInNewContext('new Uint8Array([1])') });
+  assert.deepEqual(await enc.decryptBytes(blob, { context: new Uint8Array([1]) }), new Uint8Array([104, 105, 33]));
+  const binary = runInNewContext('(b) => { const u = new Uint8Array(b.length); u.set(b); return u; }')(sdk.base64Decode(blob));
+  assert.deepEqual(await enc.decryptBytes(binary, { context: Buffer.from([1]) }), new Uint8Array([104, 105, 33]));
+  assert.deepEqual(await enc.decryptBytes(Buffer.from(sdk.base64Decode(blob)), { context: new Uint8Array([1]) }), new Uint8Array([104, 105, 33]));
+});
