@@ -28,20 +28,10 @@ pub struct SealedBody {
 #[derive(Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
 enum SealedInput {
-    Text {
-        text: String,
-    },
-    Json {
-        value: serde_json::Value,
-    },
-    Bytes {
-        media_type: String,
-        data: String,
-    },
-    Record {
-        record_id: String,
-        key: String,
-    },
+    Text { text: String },
+    Json { value: serde_json::Value },
+    Bytes { media_type: String, data: String },
+    Record { record_id: String, key: String },
 }
 
 impl Drop for SealedBody {
@@ -130,7 +120,10 @@ impl BodyError {
 pub fn build_request(plaintext: &[u8], side: &SideData) -> Result<AnalysisRequest, BodyError> {
     let mut body: SealedBody =
         serde_json::from_slice(plaintext).map_err(|e| BodyError::Schema(schema_message(&e)))?;
-    if body.max_tokens.is_some_and(|m| m == 0 || m > MAX_TOKENS_LIMIT) {
+    if body
+        .max_tokens
+        .is_some_and(|m| m == 0 || m > MAX_TOKENS_LIMIT)
+    {
         return Err(BodyError::MaxTokens);
     }
     let mut req = AnalysisRequest::new(std::mem::take(&mut body.prompt));
@@ -161,8 +154,7 @@ pub fn build_request(plaintext: &[u8], side: &SideData) -> Result<AnalysisReques
                     .records
                     .get(record_id.as_str())
                     .ok_or(BodyError::RecordMissing(i))?;
-                let env =
-                    envelope::decode_base64(env_b64).map_err(|_| BodyError::RecordOpen(i))?;
+                let env = envelope::decode_base64(env_b64).map_err(|_| BodyError::RecordOpen(i))?;
                 let mut plaintext = envelope::open_v1(&user_key, &env, None)
                     .map_err(|_| BodyError::RecordOpen(i))?;
                 Input::Record {
@@ -211,14 +203,25 @@ mod tests {
             br#"not json"#,
         ] {
             let err = build_request(body, &SideData::default()).err().unwrap();
-            assert_eq!(err.code(), "invalid_request", "{}", String::from_utf8_lossy(body));
+            assert_eq!(
+                err.code(),
+                "invalid_request",
+                "{}",
+                String::from_utf8_lossy(body)
+            );
         }
     }
 
     #[test]
     fn record_inputs_open_with_their_key() {
         let key = [4u8; 32];
-        let env = envelope::seal_v1(&UserKey::from_bytes(key), &[1u8; 12], b"secret record", None).unwrap();
+        let env = envelope::seal_v1(
+            &UserKey::from_bytes(key),
+            &[1u8; 12],
+            b"secret record",
+            None,
+        )
+        .unwrap();
         let b64 = base64::engine::general_purpose::STANDARD;
         let side = SideData {
             instructions: Some("be brief".into()),
@@ -247,7 +250,10 @@ mod tests {
             b64.encode(key)
         );
         assert_eq!(
-            build_request(missing.as_bytes(), &side).err().unwrap().code(),
+            build_request(missing.as_bytes(), &side)
+                .err()
+                .unwrap()
+                .code(),
             "record_not_supplied"
         );
     }

@@ -142,8 +142,7 @@ impl KeySet {
     pub fn live_keys(&self, now_ms: u64, grace_ms: u64) -> Vec<&ServerKey> {
         let mut keys = vec![&self.current.key];
         if let Some(p) = &self.previous {
-            if p
-                .retired_ms
+            if p.retired_ms
                 .is_some_and(|r| now_ms < r.saturating_add(grace_ms))
             {
                 keys.push(&p.key);
@@ -454,7 +453,10 @@ mod tests {
         assert_eq!(s1.current.key.key_config(), s2.current.key.key_config());
         let r = a.rotate_if_due(100, 50).unwrap();
         assert_eq!(r.current.key.key_id(), 2);
-        assert_eq!(b.load().unwrap().current.key.key_config(), r.current.key.key_config());
+        assert_eq!(
+            b.load().unwrap().current.key.key_config(),
+            r.current.key.key_config()
+        );
         let root = dir.path().join(ROOT_KEY_FILE);
         fs::set_permissions(&root, fs::Permissions::from_mode(0o644)).unwrap();
         assert!(matches!(

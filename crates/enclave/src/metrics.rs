@@ -26,8 +26,8 @@ pub struct Metrics {
 
 fn buckets() -> Vec<f64> {
     vec![
-        0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
-        2.5, 5.0, 10.0, 30.0, 60.0, 120.0,
+        0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+        5.0, 10.0, 30.0, 60.0, 120.0,
     ]
 }
 
@@ -36,7 +36,10 @@ impl Metrics {
     pub fn new() -> Result<Self, prometheus::Error> {
         let registry = Registry::new();
         let requests = IntCounterVec::new(
-            Opts::new("zenalyze_enclave_requests_total", "Requests by endpoint and outcome"),
+            Opts::new(
+                "zenalyze_enclave_requests_total",
+                "Requests by endpoint and outcome",
+            ),
             &["endpoint", "outcome"],
         )?;
         let plaintext_lifetime = Histogram::with_opts(
@@ -64,8 +67,10 @@ impl Metrics {
             "zenalyze_enclave_requests_in_flight",
             "Analyze requests being processed",
         )?;
-        let current_key_id =
-            IntGauge::new("zenalyze_enclave_hpke_key_id", "Key id of the current HPKE key")?;
+        let current_key_id = IntGauge::new(
+            "zenalyze_enclave_hpke_key_id",
+            "Key id of the current HPKE key",
+        )?;
         let rotations = IntCounterVec::new(
             Opts::new(
                 "zenalyze_enclave_key_rotations_total",

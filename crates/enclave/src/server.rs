@@ -64,7 +64,9 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/metrics", get(metrics))
         .route("/v1/analyze", post(analyze))
         .route("/internal/v1/analyze", post(analyze_internal))
-        .layer(DefaultBodyLimit::max(limit.saturating_mul(2).saturating_add(64 * 1024)))
+        .layer(DefaultBodyLimit::max(
+            limit.saturating_mul(2).saturating_add(64 * 1024),
+        ))
         .with_state(state)
 }
 
@@ -241,7 +243,14 @@ async fn analyze_internal(State(s): State<Arc<AppState>>, body: Bytes) -> Respon
         instructions: req.instructions,
         records: req.records,
     };
-    process(&s, "analyze_internal", &req.encapsulated_key, &sealed, &side).await
+    process(
+        &s,
+        "analyze_internal",
+        &req.encapsulated_key,
+        &sealed,
+        &side,
+    )
+    .await
 }
 
 fn error_answer(code: &str, message: &str) -> Zeroizing<Vec<u8>> {
@@ -293,7 +302,9 @@ async fn process(
             DEFAULT_MAX_CHUNK_LEN,
         )
     };
-    s.metrics.open_seconds.observe(started.elapsed().as_secs_f64());
+    s.metrics
+        .open_seconds
+        .observe(started.elapsed().as_secs_f64());
     let opened = match opened {
         Ok(o) => o,
         Err(e) => {
@@ -409,7 +420,11 @@ async fn process(
         }
         Err(_) => {
             tracing::error!(request_id, "response sealing failed");
-            problem(StatusCode::INTERNAL_SERVER_ERROR, "about:blank", "internal error")
+            problem(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "about:blank",
+                "internal error",
+            )
         }
     }
 }
