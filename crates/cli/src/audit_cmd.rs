@@ -3,7 +3,9 @@
 //!
 //! * `zenalyze audit verify [--data-dir DIR | --database-url URL]` walks the
 //!   whole chain; it prints a one-line summary and exits 0 when intact, and
-//!   fails naming the first bad sequence number otherwise.
+//!   fails naming the first bad sequence number otherwise. With
+//!   `--jsonl FILE [--after SEQ:HASH]` it checks an export file instead
+//!   (offline verification of retained exports).
 //! * `zenalyze audit export [--data-dir DIR | --database-url URL]
 //!   [--out FILE] [--from SEQ]` writes the events as JSONL (one event per
 //!   line, with `prev_hash` and `hash`) for long-term retention.
@@ -12,7 +14,7 @@ use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use zenalyze_store::{Store, StoreOptions};
+use zenalyze_store::{AuditHead, ChainVerifier, Store, StoreOptions};
 
 /// Audit-log verbs.
 #[derive(Debug, Subcommand)]
@@ -22,6 +24,15 @@ pub enum AuditCommand {
     Verify {
         #[command(flatten)]
         store: StoreArgs,
+        /// Verify a JSONL export file instead of a store (offline check of
+        /// retained exports).
+        #[arg(long, value_name = "FILE")]
+        jsonl: Option<PathBuf>,
+        /// With --jsonl: the trusted anchor `SEQ:HASH` (hex) the file must
+        /// continue from. Default: genesis for a file starting at seq 1,
+        /// else the first event's own `prev_hash` (reported as unanchored).
+        #[arg(long, value_name = "SEQ:HASH", requires = "jsonl")]
+        after: Option<String>,
     },
     /// Export audit events as JSONL (one event per line, with hashes).
     Export {
@@ -84,7 +95,16 @@ async fn open_store(args: &StoreArgs) -> anyhow::Result<Arc<dyn Store>> {
 /// Runs an audit verb.
 pub async fn run(cmd: AuditCommand) -> anyhow::Result<()> {
     match cmd {
-        AuditCommand::Verify { store } => {
+        AuditCommand::Verify {
+            jsonl: Some(path),
+            after,
+            ..
+        } => {
+            let line = verify_jsonl(&path, after.as_deref()).await?;
+            println!("{line}");
+            Ok(())
+        }
+        AuditCommand::Verify { store, .. } => {
             let store = open_store(&store).await?;
             let result = verify(store.as_ref()).await;
             store.close().await;
@@ -118,6 +138,86 @@ async fn verify(store: &dyn Store) -> anyhow::Result<String> {
         )),
         Some(b) => bail!(
             "audit log BROKEN: first bad sequence number {} ({}); {} events verified before it",
+            b.seq,
+            b.reason.describe(),
+            report.verified
+        ),
+    }
+}
+
+fn parse_anchor(text: &str) -> anyhow::Result<AuditHead> {
+    let (seq, hash) = text.split_once(':').context("--after must be SEQ:HASH")?;
+    let seq: u64 = seq.parse().context("--after: SEQ must be a number")?;
+    let bytes = hash.as_bytes();
+    if bytes.len() != 64 {
+        bail!("--after: HASH must be 64 hex digits");
+    }
+    let mut out = [0u8; 32];
+    for (i, pair) in bytes.chunks(2).enumerate() {
+        let text = std::str::from_utf8(pair).context("--after: HASH must be hex")?;
+        out[i] = u8::from_str_radix(text, 16).context("--after: HASH must be hex")?;
+    }
+    Ok(AuditHead { seq, hash: out })
+}
+
+/// Verifies a JSONL export: every line must parse and extend the chain.
+async fn verify_jsonl(path: &Path, after: Option<&str>) -> anyhow::Result<String> {
+    use tokio::io::AsyncBufReadExt;
+    let file = tokio::fs::File::open(path)
+        .await
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    let mut lines = tokio::io::BufReader::new(file).lines();
+    let anchor = after.map(parse_anchor).transpose()?;
+    let mut verifier: Option<ChainVerifier> = anchor.map(ChainVerifier::starting_after);
+    let mut anchored = anchor.is_some();
+    let mut first_seq = None;
+    while let Some(line) = lines
+        .next_line()
+        .await
+        .with_context(|| format!("cannot read {}", path.display()))?
+    {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let parsed = zenalyze_store::audit::parse_json_line(&line);
+        let v = verifier.get_or_insert_with(|| match &parsed {
+            Ok(e) if e.seq > 1 => ChainVerifier::starting_after(AuditHead {
+                seq: e.seq - 1,
+                hash: e.prev_hash,
+            }),
+            _ => {
+                anchored = true;
+                ChainVerifier::new()
+            }
+        });
+        first_seq.get_or_insert(match &parsed {
+            Ok(e) => e.seq,
+            Err(_) => v.next_seq(),
+        });
+        let next = v.next_seq();
+        if !v.push(parsed.as_ref().map_err(|_| next)) {
+            break;
+        }
+    }
+    let Some(verifier) = verifier else {
+        bail!("{} contains no events", path.display());
+    };
+    let report = verifier.finish(None);
+    match report.first_break {
+        None => Ok(format!(
+            "export intact: {} events, seq {}..={}, last hash {}{}",
+            report.verified,
+            first_seq.unwrap_or(0),
+            report.last_good.seq,
+            hex_hash(&report.last_good.hash),
+            if anchored {
+                ""
+            } else {
+                " (unanchored: compare the first event's prev_hash with your recorded anchor, or pass --after)"
+            }
+        )),
+        Some(b) => bail!(
+            "export BROKEN: first bad sequence number {} ({}); {} events verified before it",
             b.seq,
             b.reason.describe(),
             report.verified

@@ -533,6 +533,11 @@ impl ChainVerifier {
         }
     }
 
+    /// The sequence number the next event must have.
+    pub fn next_seq(&self) -> u64 {
+        self.expected_seq
+    }
+
     /// The first break found so far.
     pub fn first_break(&self) -> Option<ChainBreak> {
         self.first_break
