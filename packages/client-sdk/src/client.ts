@@ -6,7 +6,7 @@
 
 import { base64Encode } from './base64.js';
 import { DisposedError, InvalidInputError, InvalidPayloadError } from './errors.js';
-import { deriveKeyV1 } from './kdf.js';
+import { deriveKeyV1, normalizeEmail } from './kdf.js';
 import { type Context, ENVELOPE_V1_IV_LENGTH, openV1, sealV1 } from './envelope.js';
 import {
   type CryptoOptions,
@@ -21,9 +21,9 @@ import { isUint8Array } from './bytes.js';
 
 /** Credentials and optional crypto injection for {@link ZenalyzeEncryption}. */
 export interface ZenalyzeEncryptionOptions extends CryptoOptions {
-  /** The user's email; normalized with {@link normalizeEmail} before use. */
+  /** The user's email (non-empty after trimming); normalized with {@link normalizeEmail} before use. */
   email: string;
-  /** The user's password; NFC-normalized before use. Dropped once the key is derived. */
+  /** The user's password (non-empty); NFC-normalized before use. Dropped once the key is derived. */
   password: string;
 }
 
@@ -83,8 +83,12 @@ export class ZenalyzeEncryption {
     if (typeof email !== 'string' || typeof password !== 'string') {
       throw new InvalidInputError('email and password must be strings');
     }
-    if (email.trim().length === 0) {
+    // Same rules as the Rust client: an empty key input is a mistake, not a key.
+    if (normalizeEmail(email).length === 0) {
       throw new InvalidInputError('email must not be empty');
+    }
+    if (password.length === 0) {
+      throw new InvalidInputError('password must not be empty');
     }
     this.#subtle = resolveSubtle(options);
     this.#getRandomValues = resolveGetRandomValues(options);

@@ -509,7 +509,9 @@ export function registerCoreSuite({ test, sdk, vectors, env }) {
     const err = await assert.rejectsWithCode(enc.decrypt(blob), 'disposed');
     assert.ok(err instanceof ZenalyzeError && err instanceof Error);
     assert.throwsWithCode(() => new ZenalyzeEncryption({ email: 1, password: 'x' }), 'invalid_input');
-    assert.throwsWithCode(() => new ZenalyzeEncryption({ email: ' ', password: 'x' }), 'invalid_input');
+    assert.throwsWithCode(() => new ZenalyzeEncryption({ email: ' \u00a0', password: 'x' }), 'invalid_input');
+    assert.throwsWithCode(() => new ZenalyzeEncryption({ email: 'a@b.c', password: '' }), 'invalid_input');
+    assert.throwsWithCode(() => new ZenalyzeEncryption(null), 'invalid_input');
     const tooShort = assert.throwsWithCode(() => parseEnvelope(new Uint8Array([1, 0, 0])), 'too_short');
     assert.equal(tooShort.name, 'EnvelopeTooShortError');
     assert.ok(tooShort instanceof ZenalyzeError);
