@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+use std::io::Write as _;
 use std::path::PathBuf;
 
 use zenalyze_attestation::{MeasurementSet, Policy};
@@ -69,7 +70,10 @@ pub fn load(test: &str) -> Option<Vec<Fixture>> {
     let dir = fixtures_dir().join("nitro");
     let index_path = dir.join("index.json");
     let Ok(index) = std::fs::read_to_string(&index_path) else {
-        eprintln!(
+        // Written to the real stderr (not the captured test output) so that
+        // the skip is visible in every `cargo test` run.
+        let _ = writeln!(
+            std::io::stderr(),
             "SKIPPED: {test}: AWS Nitro fixtures not found at {} (set ZENALYZE_FIXTURES)",
             dir.display()
         );
