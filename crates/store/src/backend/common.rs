@@ -423,7 +423,7 @@ async fn commit_units(pool: &Pool<Db>, units: Vec<WriteUnit>) -> Result<Vec<Appl
     let head = lock_head(&mut tx).await?;
     let now = now_us();
     let now_time = time_from_us(now, "now")?;
-    let mut sealed: Vec<(Outcome, AuditEvent)> = Vec::with_capacity(units.len());
+    let mut sealed: Vec<(Outcome, AuditResult, AuditEvent)> = Vec::with_capacity(units.len());
     let mut prev = head.hash;
     let mut seq = head.seq;
     for unit in units {
@@ -440,12 +440,14 @@ async fn commit_units(pool: &Pool<Db>, units: Vec<WriteUnit>) -> Result<Vec<Appl
             .ok_or(StoreError::Corrupt("audit_head.seq overflow"))?;
         let event = draft.seal(seq, now_time, prev);
         prev = event.hash;
-        sealed.push((outcome, event));
+        sealed.push((outcome, draft.result, event));
     }
+    let new_head_seq = u64_to_i64(seq, "seq")?;
     for chunk in sealed.chunks(AUDIT_INSERT_CHUNK) {
         let mut qb: QueryBuilder<'_, Db> =
             QueryBuilder::new(format!("INSERT INTO audit_events ({AUDIT_COLS}) "));
-        qb.push_values(chunk, |mut b, (_, e)| {
+        qb.push_values(chunk, |mut b, (_, _, e)| {
+            // seq <= head.seq + batch, checked to fit i64 below.
             b.push_bind(i64::try_from(e.seq).unwrap_or(i64::MAX))
                 .push_bind(e.time.clone())
                 .push_bind(e.tenant_id.clone())
@@ -461,7 +463,7 @@ async fn commit_units(pool: &Pool<Db>, units: Vec<WriteUnit>) -> Result<Vec<Appl
         qb.build().execute(&mut *tx).await?;
     }
     let moved = sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1 AND seq = $3")
-        .bind(u64_to_i64(seq, "seq")?)
+        .bind(new_head_seq)
         .bind(prev.to_vec())
         .bind(u64_to_i64(head.seq, "seq")?)
         .execute(&mut *tx)
@@ -470,20 +472,19 @@ async fn commit_units(pool: &Pool<Db>, units: Vec<WriteUnit>) -> Result<Vec<Appl
         return Err(StoreError::Corrupt("audit_head moved concurrently"));
     }
     tx.commit().await?;
-    sealed
+    // Nothing after the commit can fail: every unit gets its result.
+    Ok(sealed
         .into_iter()
-        .map(|(outcome, e)| {
-            Ok(Applied {
-                outcome,
-                audit: AuditReceipt {
-                    seq: e.seq,
-                    hash: e.hash,
-                    result: AuditResult::parse(&e.result)?,
-                    time: e.time,
-                },
-            })
+        .map(|(outcome, result, e)| Applied {
+            outcome,
+            audit: AuditReceipt {
+                seq: e.seq,
+                hash: e.hash,
+                result,
+                time: e.time,
+            },
         })
-        .collect()
+        .collect())
 }
 
 async fn q_get_tenant(pool: &Pool<Db>, id: &TenantId) -> Result<Option<Tenant>> {
