@@ -373,3 +373,12 @@ fn invalid_policies_are_refused_before_parsing() {
     );
     assert!(MeasurementSet::from_hex("00", "00", "00", "00").is_err());
 }
+
+#[test]
+fn public_types_are_send_and_sync() {
+    fn check<T: Send + Sync>() {}
+    check::<DevRoot>();
+    check::<Policy>();
+    check::<zenalyze_attestation::VerifiedDocument>();
+    check::<VerifyError>();
+}
