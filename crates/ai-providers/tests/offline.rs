@@ -296,6 +296,7 @@ fn fast_on_a_2kb_entry() {
     } else {
         Duration::from_millis(5)
     };
+    eprintln!("offline analyzer: {per:?} per {} byte entry", entry.len());
     assert!(per < bound, "{per:?} per 2 KB entry");
 }
 

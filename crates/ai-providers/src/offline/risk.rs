@@ -11,6 +11,9 @@
 //! `negated: true`, because a negated mention of self-harm in a journal is
 //! itself worth a gentle check-in. False positives are preferred to silence.
 
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
 use serde::Serialize;
 
 /// Risk category of a phrase.
@@ -168,33 +171,52 @@ const NEGATORS: &[&str] = &[
 
 const NEGATION_WINDOW: usize = 3;
 
-/// Finds risk phrases in one sentence's tokens. At most one flag per phrase
-/// per sentence.
-pub fn scan_sentence(tokens: &[String], sentence_index: usize, out: &mut Vec<RiskFlag>) {
-    for (category, phrase, conf) in PHRASES {
-        let mut found: Option<bool> = None;
-        let p_len = phrase.split(' ').count();
-        if p_len == 0 || tokens.len() < p_len {
-            continue;
-        }
-        for start in 0..=(tokens.len() - p_len) {
-            let matches = phrase
-                .split(' ')
-                .zip(&tokens[start..start + p_len])
-                .all(|(p, t)| p == t);
-            if matches {
-                let from = start.saturating_sub(NEGATION_WINDOW);
-                let negated = tokens[from..start]
-                    .iter()
-                    .any(|t| NEGATORS.contains(&t.as_str()));
-                // A non-negated occurrence wins over a negated one.
-                found = Some(found.unwrap_or(true) && negated);
-                if found == Some(false) {
-                    break;
-                }
+/// Phrase index: first token → (phrase index, phrase tokens).
+fn phrase_index() -> &'static HashMap<&'static str, Vec<(usize, Vec<&'static str>)>> {
+    static IDX: OnceLock<HashMap<&'static str, Vec<(usize, Vec<&'static str>)>>> = OnceLock::new();
+    IDX.get_or_init(|| {
+        let mut m: HashMap<&'static str, Vec<(usize, Vec<&'static str>)>> = HashMap::new();
+        for (i, (_, phrase, _)) in PHRASES.iter().enumerate() {
+            let toks: Vec<&'static str> = phrase.split(' ').collect();
+            if let Some(first) = toks.first() {
+                m.entry(*first).or_default().push((i, toks));
             }
         }
-        if let Some(negated) = found {
+        m
+    })
+}
+
+/// Finds risk phrases in one sentence's tokens. At most one flag per phrase
+/// per sentence; a non-negated occurrence wins over a negated one. Flags are
+/// appended in phrase-list order.
+pub fn scan_sentence(tokens: &[String], sentence_index: usize, out: &mut Vec<RiskFlag>) {
+    let idx = phrase_index();
+    // phrase index → negated?
+    let mut found: Vec<(usize, bool)> = Vec::new();
+    for start in 0..tokens.len() {
+        let Some(candidates) = idx.get(tokens[start].as_str()) else {
+            continue;
+        };
+        for (pi, toks) in candidates {
+            let Some(window) = tokens.get(start..start + toks.len()) else {
+                continue;
+            };
+            if !window.iter().zip(toks).all(|(t, p)| t == p) {
+                continue;
+            }
+            let from = start.saturating_sub(NEGATION_WINDOW);
+            let negated = tokens[from..start]
+                .iter()
+                .any(|t| NEGATORS.contains(&t.as_str()));
+            match found.iter_mut().find(|(i, _)| i == pi) {
+                Some(entry) => entry.1 = entry.1 && negated,
+                None => found.push((*pi, negated)),
+            }
+        }
+    }
+    found.sort_unstable_by_key(|(i, _)| *i);
+    for (pi, negated) in found {
+        if let Some((category, phrase, conf)) = PHRASES.get(pi) {
             out.push(RiskFlag {
                 category: *category,
                 phrase,

@@ -3,7 +3,8 @@
 //! normalised word tokens (lower case, apostrophes removed). No stemming:
 //! inflected forms are listed explicitly.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::OnceLock;
 
 use serde::Serialize;
 
@@ -612,34 +613,62 @@ impl zeroize::Zeroize for Keyword {
     }
 }
 
+fn stopwords() -> &'static HashSet<&'static str> {
+    static S: OnceLock<HashSet<&'static str>> = OnceLock::new();
+    S.get_or_init(|| STOPWORDS.iter().copied().collect())
+}
+
+/// Term → indexes of the themes listing it.
+fn term_index() -> &'static HashMap<&'static str, Vec<usize>> {
+    static T: OnceLock<HashMap<&'static str, Vec<usize>>> = OnceLock::new();
+    T.get_or_init(|| {
+        let mut m: HashMap<&'static str, Vec<usize>> = HashMap::new();
+        for (i, (_, terms)) in TAXONOMY.iter().enumerate() {
+            for t in *terms {
+                let v = m.entry(*t).or_default();
+                if !v.contains(&i) {
+                    v.push(i);
+                }
+            }
+        }
+        m
+    })
+}
+
 /// Whether a token counts as content: ≥ 3 characters, not a stopword, not a number.
 pub fn is_content(token: &str) -> bool {
     token.chars().count() >= 3
         && !token.chars().all(|c| c.is_numeric())
-        && !STOPWORDS.contains(&token)
+        && !stopwords().contains(token)
 }
 
 /// Themes present in `tokens`, most frequent first (ties by name).
-pub fn themes<'a>(tokens: impl Iterator<Item = &'a str> + Clone) -> Vec<Theme> {
-    let mut out: Vec<Theme> = TAXONOMY
-        .iter()
-        .filter_map(|(theme, terms)| {
-            let mut matched: Vec<&'static str> = Vec::new();
-            let mut count = 0usize;
-            for t in tokens.clone() {
-                if let Some(term) = terms.iter().find(|x| **x == t) {
-                    count += 1;
+pub fn themes<'a>(tokens: impl Iterator<Item = &'a str>) -> Vec<Theme> {
+    let idx = term_index();
+    let mut counts: Vec<(usize, Vec<&'static str>)> = vec![(0, Vec::new()); TAXONOMY.len()];
+    for t in tokens {
+        if let Some((term, themes)) = idx.get_key_value(t) {
+            for &ti in themes {
+                if let Some((count, matched)) = counts.get_mut(ti) {
+                    *count += 1;
                     if !matched.contains(term) {
                         matched.push(term);
                     }
                 }
             }
+        }
+    }
+    let mut out: Vec<Theme> = TAXONOMY
+        .iter()
+        .zip(counts)
+        .filter(|(_, (count, _))| *count > 0)
+        .map(|((theme, _), (count, mut matched))| {
             matched.sort_unstable();
-            (count > 0).then_some(Theme {
+            Theme {
                 theme,
                 matched_terms: matched,
                 count,
-            })
+            }
         })
         .collect();
     out.sort_by(|a, b| b.count.cmp(&a.count).then(a.theme.cmp(b.theme)));

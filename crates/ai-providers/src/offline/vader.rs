@@ -397,13 +397,16 @@ impl Vader {
         valence
     }
 
-    /// Called only with `i >= 3`.
+    /// Called only with `i >= 3`. N-grams are compared word by word (no
+    /// allocation); tokens never contain spaces, so this equals comparing the
+    /// space-joined strings as the reference does.
     fn special_idioms_check(&self, mut valence: f64, w: &[String], i: usize) -> f64 {
-        let onezero = format!("{} {}", w[i - 1], w[i]);
-        let twoonezero = format!("{} {} {}", w[i - 2], w[i - 1], w[i]);
-        let twoone = format!("{} {}", w[i - 2], w[i - 1]);
-        let threetwoone = format!("{} {} {}", w[i - 3], w[i - 2], w[i - 1]);
-        let threetwo = format!("{} {}", w[i - 3], w[i - 2]);
+        let g = |idx: &[usize]| -> Vec<&str> { idx.iter().map(|&k| w[k].as_str()).collect() };
+        let onezero = g(&[i - 1, i]);
+        let twoonezero = g(&[i - 2, i - 1, i]);
+        let twoone = g(&[i - 2, i - 1]);
+        let threetwoone = g(&[i - 3, i - 2, i - 1]);
+        let threetwo = g(&[i - 3, i - 2]);
         for seq in [&onezero, &twoonezero, &twoone, &threetwoone, &threetwo] {
             if let Some(v) = special(seq) {
                 valence = v;
@@ -411,22 +414,37 @@ impl Vader {
             }
         }
         if w.len() - 1 > i {
-            if let Some(v) = special(&format!("{} {}", w[i], w[i + 1])) {
+            if let Some(v) = special(&g(&[i, i + 1])) {
                 valence = v;
             }
         }
         if w.len() - 1 > i + 1 {
-            if let Some(v) = special(&format!("{} {} {}", w[i], w[i + 1], w[i + 2])) {
+            if let Some(v) = special(&g(&[i, i + 1, i + 2])) {
                 valence = v;
             }
         }
         for n_gram in [&threetwoone, &threetwo, &twoone] {
-            if let Some(b) = self.boosters.get(n_gram.as_str()) {
+            if let Some(b) = multiword_booster(n_gram) {
                 valence += b;
             }
         }
         valence
     }
+}
+
+/// Whether `parts` joined by single spaces equals `key`.
+fn joined_eq(parts: &[&str], key: &str) -> bool {
+    let mut k = key.split(' ');
+    parts.iter().all(|p| k.next() == Some(*p)) && k.next().is_none()
+}
+
+fn multiword_booster(parts: &[&str]) -> Option<f64> {
+    BOOSTERS_UP
+        .iter()
+        .map(|w| (w, B_INCR))
+        .chain(BOOSTERS_DOWN.iter().map(|w| (w, B_DECR)))
+        .find(|(w, _)| w.contains(' ') && joined_eq(parts, w))
+        .map(|(_, v)| v)
 }
 
 fn push_wiped_str(buf: &mut Zeroizing<String>, s: &str) {
@@ -440,10 +458,10 @@ fn push_wiped_str(buf: &mut Zeroizing<String>, s: &str) {
     buf.push_str(s);
 }
 
-fn special(seq: &str) -> Option<f64> {
+fn special(parts: &[&str]) -> Option<f64> {
     SPECIAL_CASES
         .iter()
-        .find(|(k, _)| *k == seq)
+        .find(|(k, _)| joined_eq(parts, k))
         .map(|(_, v)| *v)
 }
 
