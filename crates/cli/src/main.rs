@@ -9,9 +9,13 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod api_keys_cmd;
 mod attestation_cmd;
 mod audit_cmd;
+mod dev_cmd;
 mod envelope_cmd;
+mod serve_cmd;
+mod tenants_cmd;
 
 /// Zenalyze Encryption Platform.
 #[derive(Debug, Parser)]
@@ -29,6 +33,20 @@ enum Command {
         cmd: envelope_cmd::EnvelopeCommand,
     },
     // Verbs added by other modules go below this line, one variant each.
+    /// Run the whole platform locally on embedded defaults (SQLite, local root key).
+    Dev(dev_cmd::DevArgs),
+    /// Run the production gateway (PostgreSQL; config file + ZENALYZE_* environment).
+    Serve(serve_cmd::ServeArgs),
+    /// Create and list tenants directly in the database.
+    Tenants {
+        #[command(subcommand)]
+        cmd: tenants_cmd::TenantsCommand,
+    },
+    /// Create, list and revoke API keys directly in the database.
+    ApiKeys {
+        #[command(subcommand)]
+        cmd: api_keys_cmd::ApiKeysCommand,
+    },
     /// Verify and export the hash-chained audit log.
     Audit {
         #[command(subcommand)]
@@ -45,6 +63,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Envelope { cmd } => envelope_cmd::run(cmd),
         // Match arms of other verbs go below this line.
+        Command::Dev(args) => dev_cmd::run(args).await,
+        Command::Serve(args) => serve_cmd::run(args).await,
+        Command::Tenants { cmd } => tenants_cmd::run(cmd).await,
+        Command::ApiKeys { cmd } => api_keys_cmd::run(cmd).await,
         Command::Audit { cmd } => audit_cmd::run(cmd).await,
         Command::Attestation { cmd } => attestation_cmd::run(cmd),
     }

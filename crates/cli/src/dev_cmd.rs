@@ -1,0 +1,44 @@
+//! `zenalyze dev`: the whole platform in one process on embedded defaults
+//! (see `zenalyze_gateway::dev` and `docs/operations.md`).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Args;
+use zenalyze_gateway::dev::DevOptions;
+use zeroize::Zeroizing;
+
+/// Options of `zenalyze dev`.
+#[derive(Debug, Args)]
+pub struct DevArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
+    pub listen: SocketAddr,
+    /// Data directory (SQLite store, root key, development credentials).
+    #[arg(long, default_value = zenalyze_store::DEFAULT_DATA_DIR, value_name = "DIR")]
+    pub data_dir: PathBuf,
+    /// Log filter (`info`, `debug`, `zenalyze_gateway=debug,info`…).
+    #[arg(long, default_value = "info", env = "ZENALYZE_LOG_LEVEL")]
+    pub log_level: String,
+}
+
+/// Runs `zenalyze dev` until SIGINT/SIGTERM.
+///
+/// `ZENALYZE_DEV_API_KEY` fixes the development secret key and
+/// `ZENALYZE_ADMIN_TOKEN` the admin token (read from the environment here so
+/// their values never show in `--help`).
+pub async fn run(args: DevArgs) -> anyhow::Result<()> {
+    zenalyze_gateway::telemetry::init(&args.log_level)?;
+    let opts = DevOptions {
+        listen: args.listen,
+        data_dir: args.data_dir,
+        dev_api_key: std::env::var("ZENALYZE_DEV_API_KEY")
+            .ok()
+            .map(Zeroizing::new),
+        admin_token: std::env::var("ZENALYZE_ADMIN_TOKEN")
+            .ok()
+            .map(Zeroizing::new),
+        ..DevOptions::default()
+    };
+    zenalyze_gateway::dev::run(opts, zenalyze_gateway::server::shutdown_signal()).await
+}
