@@ -172,10 +172,12 @@ const NEGATORS: &[&str] = &[
 const NEGATION_WINDOW: usize = 3;
 
 /// Phrase index: first token → (phrase index, phrase tokens).
-fn phrase_index() -> &'static HashMap<&'static str, Vec<(usize, Vec<&'static str>)>> {
-    static IDX: OnceLock<HashMap<&'static str, Vec<(usize, Vec<&'static str>)>>> = OnceLock::new();
+type PhraseIndex = HashMap<&'static str, Vec<(usize, Vec<&'static str>)>>;
+
+fn phrase_index() -> &'static PhraseIndex {
+    static IDX: OnceLock<PhraseIndex> = OnceLock::new();
     IDX.get_or_init(|| {
-        let mut m: HashMap<&'static str, Vec<(usize, Vec<&'static str>)>> = HashMap::new();
+        let mut m = PhraseIndex::new();
         for (i, (_, phrase, _)) in PHRASES.iter().enumerate() {
             let toks: Vec<&'static str> = phrase.split(' ').collect();
             if let Some(first) = toks.first() {
