@@ -25,6 +25,42 @@
 //! (`SELECT … FOR UPDATE`) inside the transaction, so several processes keep
 //! one linear chain.
 //!
+//! ## Example
+//!
+//! ```
+//! use zenalyze_store::*;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<()> {
+//! # let dir = tempfile::tempdir()?;
+//! let store = zenalyze_store::open_data_dir(dir.path(), &StoreOptions::default()).await?;
+//! let request = OpaqueId::parse("req-1")?;
+//! let draft = |op: &str| -> Result<AuditDraft> {
+//!     Ok(AuditDraft::new(Actor::Admin, Operation::parse(op)?, AuditResult::Success, request.clone()))
+//! };
+//!
+//! // A tenant, created together with its audit event.
+//! let tenant = NewTenant::new("Acme Health", Tier::Pro)?;
+//! let tenant_id = tenant.id.clone();
+//! store.apply(WriteUnit::new(Mutation::CreateTenant(tenant), draft("tenants.create")?)).await?;
+//!
+//! // A record (a v1 envelope: the store never sees plaintext).
+//! let envelope = [vec![0x01], vec![0u8; 12], vec![0u8; 16], b"ct".to_vec()].concat();
+//! let record = NewRecord::new(tenant_id.clone(), UserId::parse("u-1")?, envelope, Metadata::new())?;
+//! let applied = store.apply(WriteUnit::new(Mutation::InsertRecord(record), draft("records.create")?)).await?;
+//! assert!(matches!(applied.outcome, Outcome::RecordInserted(_)));
+//! assert_eq!(applied.audit.seq, 2);
+//!
+//! // Reads return data only once their audit event is durable.
+//! let page = store.list_records_audited(&tenant_id, None, 50, None, draft("records.list")?).await?;
+//! assert_eq!(page.records.len(), 1);
+//!
+//! assert!(store.verify_audit().await?.is_intact());
+//! store.close().await;
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! ## Isolation
 //!
 //! Every query takes the tenant id; another tenant's row behaves exactly
