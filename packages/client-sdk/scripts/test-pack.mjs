@@ -67,6 +67,25 @@ console.log('smoke ok');
     const out = run('node', ['smoke.mjs'], app);
     if (!out.includes('smoke ok')) throw new Error(out);
   });
+  check('the ./ai entry imports and seals/opens an EHBP round trip', () => {
+    writeFileSync(
+      path.join(app, 'ai.mjs'),
+      `import { sealRequest, openRequest, randomResponseNonce, parseKeyConfig, encodeKeyConfig } from '@zenalyze/client-sdk/ai';
+const pair = await crypto.subtle.generateKey({ name: 'X25519' }, false, ['deriveBits']);
+const config = parseKeyConfig(encodeKeyConfig({ keyId: 1, publicKey: new Uint8Array(await crypto.subtle.exportKey('raw', pair.publicKey)) }));
+const sealed = await sealRequest(config, new TextEncoder().encode('{"prompt":"hi","inputs":[]}'));
+const opened = await openRequest(pair.privateKey, config, sealed.encapsulatedKeyHex, sealed.body);
+const nonce = randomResponseNonce();
+const body = await opened.response.sealResponse(nonce, new TextEncoder().encode('{"output":"ok"}'));
+const hex = [...nonce].map((b) => b.toString(16).padStart(2, '0')).join('');
+const answer = new TextDecoder().decode(await sealed.response.openResponse(hex, body));
+if (answer !== '{"output":"ok"}') throw new Error(answer);
+console.log('ai ok');
+`,
+    );
+    const out = run('node', ['ai.mjs'], app);
+    if (!out.includes('ai ok')) throw new Error(out);
+  });
   check('deep imports outside the exports map are refused', () => {
     writeFileSync(path.join(app, 'deep.mjs'), `import '@zenalyze/client-sdk/dist/kdf.js';\n`);
     try {

@@ -15,7 +15,16 @@ export type ZenalyzeErrorCode =
   | 'invalid_input'
   | 'invalid_payload'
   | 'crypto_unavailable'
-  | 'disposed';
+  | 'disposed'
+  // Codes of the `@zenalyze/client-sdk/ai` entry (HPKE / EHBP):
+  | 'invalid_key_config'
+  | 'unsupported_suite'
+  | 'invalid_encapsulated_key'
+  | 'invalid_response_nonce'
+  | 'framing_truncated'
+  | 'chunk_too_large'
+  | 'sequence_overflow'
+  | 'hpke_failed';
 
 /** Base class of every error thrown by the SDK. */
 export class ZenalyzeError extends Error {
@@ -104,5 +113,29 @@ export class DisposedError extends ZenalyzeError {
   constructor() {
     super('disposed', 'this ZenalyzeEncryption instance was disposed');
     this.name = 'DisposedError';
+  }
+}
+
+/** Codes of {@link EhbpError}. */
+export type EhbpErrorCode = Extract<
+  ZenalyzeErrorCode,
+  | 'invalid_key_config'
+  | 'unsupported_suite'
+  | 'invalid_encapsulated_key'
+  | 'invalid_response_nonce'
+  | 'framing_truncated'
+  | 'chunk_too_large'
+  | 'sequence_overflow'
+  | 'hpke_failed'
+>;
+
+/**
+ * An HPKE / EHBP failure of the `./ai` entry (malformed key config, framing,
+ * response nonce, …). AEAD failures are {@link AuthenticationFailedError}.
+ */
+export class EhbpError extends ZenalyzeError {
+  constructor(code: EhbpErrorCode, message: string) {
+    super(code, message);
+    this.name = 'EhbpError';
   }
 }

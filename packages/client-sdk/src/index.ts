@@ -46,8 +46,9 @@ export {
   InvalidPayloadError,
   CryptoUnavailableError,
   DisposedError,
+  EhbpError,
 } from './errors.js';
-export type { ZenalyzeErrorCode } from './errors.js';
+export type { ZenalyzeErrorCode, EhbpErrorCode } from './errors.js';
 
 export type {
   SubtleCryptoLike,

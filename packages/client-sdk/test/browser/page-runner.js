@@ -1,8 +1,10 @@
-// Runs the shared core suite in the page and reports each result to Node
+// Runs the shared core and ./ai suites in the page and reports each result to Node
 // through functions exposed by Playwright (window.__zenalyzeReport /
 // window.__zenalyzeDone). Tests run one after another, like node:test.
 import * as sdk from '/dist/index.js';
+import * as ai from '/dist/ai/index.js';
 import { registerCoreSuite } from '/test/shared/core.suite.js';
+import { registerAiSuite } from '/test/shared/ai.suite.js';
 
 const log = document.getElementById('log');
 const params = new URLSearchParams(location.search);
@@ -18,12 +20,28 @@ async function loadVectors() {
   }
 }
 
+async function loadHpkeVectors() {
+  try {
+    const res = await fetch('/vectors/hpke.json', { cache: 'no-store' });
+    if (!res.ok) return { data: null, error: `GET /vectors/hpke.json: HTTP ${res.status}` };
+    return { data: await res.json(), error: null };
+  } catch (err) {
+    return { data: null, error: String(err) };
+  }
+}
+
 async function main() {
   const tests = [];
   registerCoreSuite({
     test: (name, fn, opts = {}) => tests.push({ name, fn, skip: opts.skip }),
     sdk,
     vectors: await loadVectors(),
+    env: 'browser',
+  });
+  registerAiSuite({
+    test: (name, fn, opts = {}) => tests.push({ name, fn, skip: opts.skip }),
+    ai,
+    hpkeVectors: await loadHpkeVectors(),
     env: 'browser',
   });
   let passed = 0;

@@ -2,7 +2,7 @@
 // failure unless ZENALYZE_ALLOW_MISSING_VECTORS=1 (then skipped loudly).
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { VECTORS_RELATIVE_TO_PACKAGE } from '../shared/vectors-path.js';
+import { HPKE_VECTORS_RELATIVE_TO_PACKAGE, VECTORS_RELATIVE_TO_PACKAGE } from '../shared/vectors-path.js';
 
 export function vectorsPath() {
   return process.env.ZENALYZE_VECTORS ?? fileURLToPath(new URL(`../../${VECTORS_RELATIVE_TO_PACKAGE}`, import.meta.url));
@@ -15,5 +15,19 @@ export function loadVectors() {
     return { data: JSON.parse(readFileSync(path, 'utf8')), error: null, allowMissing, path };
   } catch (err) {
     return { data: null, error: `${path}: ${err.message}`, allowMissing, path };
+  }
+}
+
+export function hpkeVectorsPath() {
+  return fileURLToPath(new URL(`../../${HPKE_VECTORS_RELATIVE_TO_PACKAGE}`, import.meta.url));
+}
+
+/** Loads the RFC 9180 HPKE vectors used by the `./ai` suite (a missing file fails that suite). */
+export function loadHpkeVectors() {
+  const path = hpkeVectorsPath();
+  try {
+    return { data: JSON.parse(readFileSync(path, 'utf8')), error: null, path };
+  } catch (err) {
+    return { data: null, error: `${path}: ${err.message}`, path };
   }
 }
