@@ -322,11 +322,11 @@ impl ServeConfig {
         if !(1024..=64 * 1024 * 1024).contains(&limits.json_body_bytes) {
             return Err(invalid("json_body_limit_bytes", "must be 1 KiB to 64 MiB"));
         }
-        if !(29..=256 * 1024 * 1024).contains(&limits.max_envelope_bytes) {
-            return Err(invalid("max_envelope_bytes", "must be 29 bytes to 256 MiB"));
+        if !(29..=zenalyze_store::model::MAX_ENVELOPE_LEN).contains(&limits.max_envelope_bytes) {
+            return Err(invalid("max_envelope_bytes", "must be 29 bytes to 16 MiB"));
         }
-        if limits.metadata_max_entries > 1024 {
-            return Err(invalid("metadata_max_entries", "must be at most 1024"));
+        if limits.metadata_max_entries > zenalyze_store::model::MAX_METADATA_ENTRIES {
+            return Err(invalid("metadata_max_entries", "must be at most 32"));
         }
 
         let mut http = HttpSettings::default();
