@@ -1,5 +1,6 @@
 //! `zenalyze attestation verify` on the real AWS Nitro fixtures.
 
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
@@ -23,7 +24,10 @@ fn fixtures(test: &str) -> Option<PathBuf> {
     if dir.join("prod-2022-10-13.cose").is_file() {
         Some(dir)
     } else {
-        eprintln!(
+        // Written to the real stderr (not the captured test output) so that
+        // the skip is visible in every `cargo test` run.
+        let _ = writeln!(
+            std::io::stderr(),
             "SKIPPED: {test}: AWS Nitro fixtures not found at {} (set ZENALYZE_FIXTURES)",
             dir.display()
         );
