@@ -174,7 +174,7 @@ fn build_body(
         None => config.default_max_tokens,
     };
     let parts = render::render(req, true, config.max_request_bytes)?;
-    let mut content: Vec<Block<'_>> = parts
+    let content: Vec<Block<'_>> = parts
         .iter()
         .map(|p| match p {
             Part::Text(t) => Block::Text { text: t.as_str() },
@@ -194,11 +194,6 @@ fn build_body(
             },
         })
         .collect();
-    // The API rejects an empty content list and empty text blocks.
-    content.retain(|b| !matches!(b, Block::Text { text } if text.is_empty()));
-    if content.is_empty() {
-        content.push(Block::Text { text: "(empty)" });
-    }
     http::to_json_exact(&MessagesRequest {
         model,
         max_tokens,
@@ -334,12 +329,12 @@ mod tests {
     }
 
     #[test]
-    fn empty_request_still_valid() {
+    fn empty_request_is_refused() {
         let cfg = AnthropicConfig::new(ApiKey::from("k"));
-        let body = build_body(&cfg, &AnalysisRequest::new(""), "m").unwrap();
-        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
-        assert!(v.get("system").is_none());
-        assert_eq!(v["messages"][0]["content"][0]["text"], "(empty)");
+        assert!(matches!(
+            build_body(&cfg, &AnalysisRequest::new(""), "m"),
+            Err(ProviderError::InputRefused(RefusalReason::EmptyRequest))
+        ));
     }
 
     #[test]

@@ -17,6 +17,8 @@ pub enum RefusalReason {
     InvalidModel,
     /// `max_tokens` is zero or above the provider's limit.
     InvalidMaxTokens,
+    /// Nothing to send: empty prompt and no inputs with content.
+    EmptyRequest,
 }
 
 impl RefusalReason {
@@ -28,6 +30,7 @@ impl RefusalReason {
             RefusalReason::TooLarge => "request too large",
             RefusalReason::InvalidModel => "invalid model name",
             RefusalReason::InvalidMaxTokens => "invalid max_tokens",
+            RefusalReason::EmptyRequest => "empty request",
         }
     }
 }

@@ -28,6 +28,7 @@ pub mod offline;
 pub mod openai;
 mod render;
 pub mod secret;
+pub mod spec;
 pub mod types;
 
 use async_trait::async_trait;
@@ -38,6 +39,7 @@ pub use http::{DEFAULT_MAX_REQUEST_BYTES, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TI
 pub use offline::OfflineAnalyzer;
 pub use openai::{MaxTokensField, OpenAiAuth, OpenAiCompatible, OpenAiConfig};
 pub use secret::ApiKey;
+pub use spec::ProviderSpec;
 pub use types::{zeroize_json, Analysis, AnalysisRequest, Input, Usage};
 
 /// An AI provider. Object-safe: hold it as `Arc<dyn Provider>`.

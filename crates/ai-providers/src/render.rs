@@ -139,6 +139,10 @@ pub(crate) fn render(
             }
         }
     }
+    parts.retain(|p| !matches!(p, Part::Text(t) if t.is_empty()));
+    if parts.is_empty() {
+        return Err(ProviderError::InputRefused(RefusalReason::EmptyRequest));
+    }
     Ok(parts)
 }
 
@@ -250,6 +254,10 @@ mod tests {
                 true
             ),
             Some(ProviderError::InputRefused(RefusalReason::NotUtf8))
+        ));
+        assert!(matches!(
+            render(&AnalysisRequest::new(""), true, 50).err(),
+            Some(ProviderError::InputRefused(RefusalReason::EmptyRequest))
         ));
         assert!(matches!(
             render(&req(vec![Input::Text("x".repeat(100))]), true, 50).err(),
