@@ -24,7 +24,9 @@ export type ZenalyzeErrorCode =
   | 'framing_truncated'
   | 'chunk_too_large'
   | 'sequence_overflow'
-  | 'hpke_failed';
+  | 'hpke_failed'
+  | 'attestation_failed'
+  | 'invalid_policy';
 
 /** Base class of every error thrown by the SDK. */
 export class ZenalyzeError extends Error {
@@ -137,5 +139,20 @@ export class EhbpError extends ZenalyzeError {
   constructor(code: EhbpErrorCode, message: string) {
     super(code, message);
     this.name = 'EhbpError';
+  }
+}
+
+/**
+ * An attestation document was refused (`attestation_failed`) or the policy
+ * cannot accept anything (`invalid_policy`). {@link AttestationError.check}
+ * names the check that failed.
+ */
+export class AttestationError extends ZenalyzeError {
+  /** The failed check, e.g. `untrusted_root`, `stale`, `pcr_mismatch`. */
+  readonly check: string;
+  constructor(check: string, message: string, code: 'attestation_failed' | 'invalid_policy' = 'attestation_failed') {
+    super(code, message);
+    this.name = 'AttestationError';
+    this.check = check;
   }
 }

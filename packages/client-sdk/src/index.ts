@@ -47,6 +47,7 @@ export {
   CryptoUnavailableError,
   DisposedError,
   EhbpError,
+  AttestationError,
 } from './errors.js';
 export type { ZenalyzeErrorCode, EhbpErrorCode } from './errors.js';
 

@@ -1,13 +1,12 @@
 /**
  * `@zenalyze/client-sdk/ai` — building blocks for AI requests sealed end to
  * end to the attested enclave (SPEC §5): HPKE (RFC 9180) base mode for
- * DHKEM(X25519, HKDF-SHA256) / HKDF-SHA256 / AES-256-GCM, and the Encrypted
- * HTTP Body Protocol (EHBP) framing and response keys, byte-compatible with
- * the Rust `zenalyze-ehbp` crate.
- *
- * Not yet here: verification of the enclave's attestation document (SPEC
- * §4). Until it is, seal only to a key config you obtained from a source you
- * trust; a key config alone proves nothing about the code that holds its key.
+ * DHKEM(X25519, HKDF-SHA256) / HKDF-SHA256 / AES-256-GCM, the Encrypted
+ * HTTP Body Protocol (EHBP) framing and response keys (byte-compatible with
+ * the Rust `zenalyze-ehbp` crate), and verification of the enclave's AWS Nitro attestation document (SPEC §4)
+ * — verify the document first, then seal to the key config it commits to
+ * ({@link keyConfigFromAttestation}); a key config alone proves nothing about
+ * the code that holds its key.
  *
  * Zero runtime dependencies; needs WebCrypto with X25519 (Chrome/Edge 133+,
  * Firefox 130+, Safari 17+, Node 20+).
@@ -52,3 +51,14 @@ export type { KeyConfig, SealedRequest, SealRequestOptions } from './ehbp.js';
 export type { SubtleCryptoLike as AiSubtleCryptoLike, AiCryptoOptions, AnyCryptoKey } from './subtle.js';
 export { EhbpError, AuthenticationFailedError, InvalidInputError, CryptoUnavailableError, ZenalyzeError } from '../errors.js';
 export type { EhbpErrorCode, ZenalyzeErrorCode } from '../errors.js';
+export {
+  AWS_NITRO_ROOT_G1_SHA256,
+  MAX_DOCUMENT_LEN,
+  DEFAULT_MAX_AGE_MS,
+  DEFAULT_MAX_FUTURE_SKEW_MS,
+  REQUIRED_PCRS,
+  verifyAttestation,
+  keyConfigFromAttestation,
+} from './attestation.js';
+export type { AttestationPolicy, MeasurementSet, VerifiedAttestation, VerifyAttestationOptions } from './attestation.js';
+export { AttestationError } from '../errors.js';

@@ -23,7 +23,7 @@ export interface CryptoKeyPairLike {
 /** `SubtleCrypto` methods used by HPKE / EHBP. */
 export interface SubtleCryptoLike {
   /** Imports raw X25519 public keys, PKCS #8 X25519 private keys, HMAC and AES-GCM keys. */
-  importKey(format: 'raw' | 'pkcs8', keyData: BytesLike, algorithm: unknown, extractable: boolean, keyUsages: string[]): Promise<AnyCryptoKey>;
+  importKey(format: 'raw' | 'pkcs8' | 'spki', keyData: BytesLike, algorithm: unknown, extractable: boolean, keyUsages: string[]): Promise<AnyCryptoKey>;
   /** Exports the raw ephemeral X25519 public key. */
   exportKey(format: 'raw', key: AnyCryptoKey): Promise<ArrayBuffer>;
   /** Generates the ephemeral X25519 key pair. */
@@ -32,6 +32,10 @@ export interface SubtleCryptoLike {
   deriveBits(algorithm: { name: 'X25519'; public: AnyCryptoKey }, baseKey: AnyCryptoKey, length: number): Promise<ArrayBuffer>;
   /** HMAC-SHA256. */
   sign(algorithm: 'HMAC', key: AnyCryptoKey, data: BytesLike): Promise<ArrayBuffer>;
+  /** ECDSA P-384 / SHA-384 verification (attestation). */
+  verify(algorithm: { name: 'ECDSA'; hash: 'SHA-384' }, key: AnyCryptoKey, signature: BytesLike, data: BytesLike): Promise<boolean>;
+  /** SHA-256 (certificate fingerprints). */
+  digest(algorithm: 'SHA-256', data: BytesLike): Promise<ArrayBuffer>;
   /** AES-256-GCM. */
   encrypt(algorithm: { name: 'AES-GCM'; iv: BytesLike; additionalData?: BytesLike }, key: AnyCryptoKey, data: BytesLike): Promise<ArrayBuffer>;
   /** AES-256-GCM. */

@@ -5,6 +5,7 @@ import * as sdk from '/dist/index.js';
 import * as ai from '/dist/ai/index.js';
 import { registerCoreSuite } from '/test/shared/core.suite.js';
 import { registerAiSuite } from '/test/shared/ai.suite.js';
+import { registerAttestationSuite } from '/test/shared/attestation.suite.js';
 
 const log = document.getElementById('log');
 const params = new URLSearchParams(location.search);
@@ -30,6 +31,23 @@ async function loadHpkeVectors() {
   }
 }
 
+async function loadNitroFixtures() {
+  try {
+    const res = await fetch('/fixtures/nitro/index.json', { cache: 'no-store' });
+    if (!res.ok) return { error: `GET /fixtures/nitro/index.json: HTTP ${res.status}` };
+    const index = await res.json();
+    const docs = {};
+    for (const name of Object.keys(index)) {
+      const r = await fetch(`/fixtures/nitro/${name}.cose`, { cache: 'no-store' });
+      if (!r.ok) return { error: `GET /fixtures/nitro/${name}.cose: HTTP ${r.status}` };
+      docs[name] = new Uint8Array(await r.arrayBuffer());
+    }
+    return { index, docs };
+  } catch (err) {
+    return { error: String(err) };
+  }
+}
+
 async function main() {
   const tests = [];
   registerCoreSuite({
@@ -43,6 +61,11 @@ async function main() {
     ai,
     hpkeVectors: await loadHpkeVectors(),
     env: 'browser',
+  });
+  registerAttestationSuite({
+    test: (name, fn, opts = {}) => tests.push({ name, fn, skip: opts.skip }),
+    ai,
+    fixtures: await loadNitroFixtures(),
   });
   let passed = 0;
   let failed = 0;

@@ -1,14 +1,14 @@
-// Runs the shared suites (test/shared/core.suite.js, ai.suite.js) inside real headless
+// Runs the shared suites (test/shared/*.suite.js) inside real headless
 // Chromium (Debian's /usr/bin/chromium, driven by playwright-core), serving
 // the built ESM from a local 127.0.0.1 server. Prints one line per test and
 // exits non-zero on any failure, on a page error, or on a timeout.
 import { startServer } from './static-server.mjs';
 import { launchChromium } from './chromium.mjs';
-import { hpkeVectorsPath, vectorsPath } from '../node/load-vectors.js';
+import { fixturesDir, hpkeVectorsPath, vectorsPath } from '../node/load-vectors.js';
 
 const TIMEOUT_MS = Number(process.env.ZENALYZE_BROWSER_TIMEOUT_MS ?? 300_000);
 
-const srv = await startServer({ vectorsPath: vectorsPath(), hpkeVectorsPath: hpkeVectorsPath(), index: 'test/browser/index.html' });
+const srv = await startServer({ vectorsPath: vectorsPath(), hpkeVectorsPath: hpkeVectorsPath(), fixturesDir: fixturesDir(), index: 'test/browser/index.html' });
 const browser = await launchChromium();
 let exitCode = 1;
 try {

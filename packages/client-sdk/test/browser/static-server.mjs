@@ -1,7 +1,7 @@
 // A tiny static HTTP server on 127.0.0.1 (ephemeral port) for the browser
 // tests and the benchmark: serves the built ESM (/dist/), the test files
 // (/test/), the bench pages (/bench/) and the cross-language vectors
-// (/vectors/v1.json, /vectors/hpke.json). Nothing outside those roots is reachable.
+// (/vectors/v1.json, /vectors/hpke.json) and the Nitro fixtures (/fixtures/nitro/). Nothing outside those roots is reachable.
 import { createServer } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
@@ -16,7 +16,7 @@ const TYPES = {
   '.map': 'application/json; charset=utf-8',
 };
 
-export async function startServer({ vectorsPath, hpkeVectorsPath, index }) {
+export async function startServer({ vectorsPath, hpkeVectorsPath, fixturesDir, index }) {
   const roots = { dist: 'dist', test: 'test', bench: 'bench' };
   const server = createServer(async (req, res) => {
     try {
@@ -28,6 +28,10 @@ export async function startServer({ vectorsPath, hpkeVectorsPath, index }) {
         file = vectorsPath;
       } else if (url.pathname === '/vectors/hpke.json' && hpkeVectorsPath) {
         file = hpkeVectorsPath;
+      } else if (url.pathname.startsWith('/fixtures/nitro/') && fixturesDir) {
+        const name = url.pathname.slice('/fixtures/nitro/'.length);
+        if (!/^[A-Za-z0-9._-]+$/.test(name) || name.startsWith('.')) throw Object.assign(new Error('forbidden'), { status: 403 });
+        file = path.join(fixturesDir, name);
       } else {
         const [, top, ...rest] = url.pathname.split('/');
         const root = roots[top];

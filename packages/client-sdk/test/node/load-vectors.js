@@ -31,3 +31,22 @@ export function loadHpkeVectors() {
     return { data: null, error: `${path}: ${err.message}`, path };
   }
 }
+
+/** `<workspace root>/../shared/fixtures/nitro`, or $ZENALYZE_FIXTURES/nitro. */
+export function fixturesDir() {
+  const base = process.env.ZENALYZE_FIXTURES ?? fileURLToPath(new URL('../../../../../shared/fixtures', import.meta.url));
+  return `${base.replace(/\/$/, '')}/nitro`;
+}
+
+/** Loads the Nitro attestation fixtures, or says why they are missing. */
+export function loadNitroFixtures() {
+  const dir = fixturesDir();
+  try {
+    const index = JSON.parse(readFileSync(`${dir}/index.json`, 'utf8'));
+    const docs = {};
+    for (const name of Object.keys(index)) docs[name] = new Uint8Array(readFileSync(`${dir}/${name}.cose`));
+    return { index, docs, dir };
+  } catch (err) {
+    return { error: `fixtures not found at ${dir}: ${err.message}`, dir };
+  }
+}
