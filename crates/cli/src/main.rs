@@ -13,6 +13,8 @@ mod api_keys_cmd;
 mod attestation_cmd;
 mod audit_cmd;
 mod dev_cmd;
+mod egress_proxy_cmd;
+mod enclave_cmd;
 mod envelope_cmd;
 mod serve_cmd;
 mod tenants_cmd;
@@ -52,6 +54,10 @@ enum Command {
         #[command(subcommand)]
         cmd: audit_cmd::AuditCommand,
     },
+    /// Run the AI Privacy Service (enclave runtime; a local process in development).
+    Enclave(enclave_cmd::EnclaveArgs),
+    /// Run the parent-side egress proxy (allowlisted CONNECT tunnels for the enclave).
+    EgressProxy(egress_proxy_cmd::EgressProxyArgs),
     /// Verify an AWS Nitro (or development) attestation document offline.
     Attestation {
         #[command(subcommand)]
@@ -69,6 +75,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::ApiKeys { cmd } => api_keys_cmd::run(cmd).await,
         Command::Audit { cmd } => audit_cmd::run(cmd).await,
         Command::Attestation { cmd } => attestation_cmd::run(cmd),
+        Command::Enclave(args) => enclave_cmd::run(args).await,
+        Command::EgressProxy(args) => egress_proxy_cmd::run(args).await,
     }
 }
 
