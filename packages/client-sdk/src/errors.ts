@@ -26,7 +26,8 @@ export type ZenalyzeErrorCode =
   | 'sequence_overflow'
   | 'hpke_failed'
   | 'attestation_failed'
-  | 'invalid_policy';
+  | 'invalid_policy'
+  | 'ai_request_failed';
 
 /** Base class of every error thrown by the SDK. */
 export class ZenalyzeError extends Error {
@@ -154,5 +155,24 @@ export class AttestationError extends ZenalyzeError {
     super(code, message);
     this.name = 'AttestationError';
     this.check = check;
+  }
+}
+
+/**
+ * An AI request failed after transport (`ai_request_failed`): a non-2xx
+ * status, a missing response nonce, or an error answer from the enclave.
+ * Carries the HTTP status and, when the enclave sealed an error answer,
+ * its `code`; never request or answer content beyond that.
+ */
+export class AiRequestError extends ZenalyzeError {
+  /** HTTP status of the answer. */
+  readonly status: number;
+  /** The enclave's error code from a sealed error answer, or the problem `type`. */
+  readonly detail: string | undefined;
+  constructor(status: number, message: string, detail?: string) {
+    super('ai_request_failed', message);
+    this.name = 'AiRequestError';
+    this.status = status;
+    this.detail = detail;
   }
 }

@@ -143,4 +143,20 @@ export function registerAiSuite({ test, ai, hpkeVectors }) {
     assert.notEqual(a.encapsulatedKeyHex, b.encapsulatedKeyHex);
     assert.notEqual(toHex(a.body), toHex(b.body));
   });
+
+  test('ai: ZenalyzeAI reports attestation transport failures without content', async () => {
+    const policy = { measurements: [], allowDebug: true };
+    const answer = (status, text) => async () => ({ status, headers: { get: () => null }, arrayBuffer: async () => te.encode(text).buffer });
+    const down = new ai.ZenalyzeAI({ baseUrl: 'https://gw.example', policy, fetch: answer(503, 'unavailable') });
+    const e1 = await assert.rejectsWithCode(down.attest(), 'ai_request_failed', ai.AiRequestError);
+    assert.equal(e1.status, 503);
+    const junk = new ai.ZenalyzeAI({ baseUrl: 'https://gw.example', policy, fetch: answer(200, '{"attestation_doc":1}') });
+    await assert.rejectsWithCode(junk.attest(), 'ai_request_failed', ai.AiRequestError);
+    const notB64 = new ai.ZenalyzeAI({ baseUrl: 'https://gw.example', policy, fetch: answer(200, '{"attestation_doc":"@@","key_config":"AA=="}') });
+    await assert.rejectsWithCode(notB64.attest(), 'ai_request_failed', ai.AiRequestError);
+    const garbage = new ai.ZenalyzeAI({ baseUrl: 'https://gw.example', policy, fetch: answer(200, '{"attestation_doc":"AAAA","key_config":"AA=="}') });
+    await assert.rejectsWithCode(garbage.attest(), 'attestation_failed', ai.AttestationError);
+    await assert.rejectsWithCode(down.analyze({ prompt: 1, inputs: [] }), 'invalid_input');
+    assert.throwsWithCode(() => new ai.ZenalyzeAI({ baseUrl: 'x' }), 'invalid_input');
+  });
 }

@@ -107,4 +107,21 @@ export function registerAttestationSuite({ test, ai, fixtures }) {
     const v = await ai.verifyAttestation(docs[name], prodPolicy(index), { nowMs: at(name) });
     assert.throwsWithCode(() => ai.keyConfigFromAttestation(v), 'attestation_failed');
   });
+
+  t('ZenalyzeAI checks the challenge: a replayed genuine document is refused', async () => {
+    const name = 'prod-2022-10-13';
+    let b64 = '';
+    const bytes = docs[name];
+    for (let i = 0; i < bytes.length; i += 0x8000) b64 += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+    const body = new TextEncoder().encode(JSON.stringify({ attestation_doc: btoa(b64), key_config: btoa('x') }));
+    let requested;
+    const fetch = async (url) => {
+      requested = url;
+      return { status: 200, headers: { get: () => null }, arrayBuffer: async () => body.buffer };
+    };
+    const client = new ai.ZenalyzeAI({ baseUrl: 'https://gw.example/', policy: prodPolicy(index), fetch, now: () => at(name) });
+    const err = await assert.rejectsWithCode(client.attest(), 'attestation_failed', ai.AttestationError);
+    assert.equal(err.check, 'nonce_mismatch');
+    assert.ok(/^https:\/\/gw\.example\/v1\/ai\/attestation\?nonce=[0-9a-f]{64}$/.test(requested), requested);
+  });
 }

@@ -1,0 +1,207 @@
+/**
+ * `ZenalyzeAI`: sends an AI request sealed end to end to an attested
+ * enclave and opens the answer (SPEC §4–5).
+ *
+ * For every fresh key config it fetches an attestation document with a
+ * random challenge, verifies it under the caller's policy, checks that the
+ * served key config is the one the document commits to, and only then seals.
+ *
+ * @module
+ */
+
+import { AiRequestError, AttestationError, InvalidInputError } from '../errors.js';
+import { base64Decode } from '../base64.js';
+import { utf8DecodeStrict, utf8Encode } from '../utf8.js';
+import { type AttestationPolicy, type VerifiedAttestation, keyConfigFromAttestation, verifyAttestation } from './attestation.js';
+import { ENCAPSULATED_KEY_HEADER, type KeyConfig, RESPONSE_NONCE_HEADER, encodeKeyConfig, sealRequest, toHex } from './ehbp.js';
+import { type AiCryptoOptions, aiRandomBytes } from './subtle.js';
+
+/** The minimal `fetch` the client needs (the platform's `fetch` satisfies it). */
+export type FetchLike = (
+  url: string,
+  init: { method: string; headers: Record<string, string>; body?: Uint8Array },
+) => Promise<{
+  status: number;
+  headers: { get(name: string): string | null };
+  arrayBuffer(): Promise<ArrayBuffer>;
+}>;
+
+/** One input of an AI request (SPEC §5). */
+export type AiInput =
+  | { kind: 'text'; text: string }
+  | { kind: 'json'; value: unknown }
+  | { kind: 'bytes'; media_type: string; data: string }
+  | { kind: 'record'; record_id: string; key: string };
+
+/** The sealed body of an AI request (SPEC §5). Unknown fields are refused by the enclave. */
+export interface AiRequest {
+  prompt: string;
+  inputs: AiInput[];
+  model?: string;
+  max_tokens?: number;
+}
+
+/** The opened answer: at least `provider`, `model` and `output`. */
+export interface AiAnswer {
+  provider: string;
+  model: string;
+  output: unknown;
+  [field: string]: unknown;
+}
+
+/** Options of {@link ZenalyzeAI}. */
+export interface ZenalyzeAIOptions extends AiCryptoOptions {
+  /** Base URL of the gateway (or of an enclave in development), e.g. `https://api.example.com`. */
+  baseUrl: string;
+  /** Attestation policy: pinned root, allowed measurements, debug, freshness. */
+  policy: AttestationPolicy;
+  /** `Authorization: Bearer` token (a publishable key `zk_pub_…` in browsers). */
+  apiKey?: string;
+  /** Path of the attestation endpoint. Default `/v1/ai/attestation` (an enclave serves `/attestation`). */
+  attestationPath?: string;
+  /** Path of the sealed analyze endpoint. Default `/v1/ai/analyze` (an enclave serves `/v1/analyze`). */
+  analyzePath?: string;
+  /** How long a verified key config is reused before attesting again. Default 5 minutes. */
+  keyConfigTtlMs?: number;
+  /** `fetch` to use. Default `globalThis.fetch`. */
+  fetch?: FetchLike;
+  /** Clock in ms since the epoch. Default `Date.now`. */
+  now?: () => number;
+}
+
+interface Attested {
+  config: KeyConfig;
+  verified: VerifiedAttestation;
+  at: number;
+}
+
+const KEY_CONFIG_PROBLEM = 'urn:ietf:params:ehbp:error:key-config';
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+/** Sends AI requests sealed to an attested enclave. */
+export class ZenalyzeAI {
+  readonly #opts: ZenalyzeAIOptions;
+  readonly #fetch: FetchLike;
+  readonly #now: () => number;
+  #attested: Attested | undefined;
+
+  constructor(options: ZenalyzeAIOptions) {
+    if (!options || typeof options.baseUrl !== 'string' || !options.policy) {
+      throw new InvalidInputError('baseUrl and policy are required');
+    }
+    const f = options.fetch ?? (globalThis as { fetch?: FetchLike }).fetch;
+    if (typeof f !== 'function') throw new InvalidInputError('no fetch available: pass `fetch`');
+    this.#opts = options;
+    this.#fetch = f;
+    this.#now = options.now ?? (() => Date.now());
+  }
+
+  #url(path: string): string {
+    return this.#opts.baseUrl.replace(/\/+$/, '') + path;
+  }
+
+  #headers(extra: Record<string, string> = {}): Record<string, string> {
+    return this.#opts.apiKey ? { authorization: `Bearer ${this.#opts.apiKey}`, ...extra } : extra;
+  }
+
+  /**
+   * Fetches and verifies a fresh attestation document (new random
+   * challenge) and returns the verified key config. Called automatically.
+   */
+  async attest(): Promise<{ keyConfig: KeyConfig; attestation: VerifiedAttestation }> {
+    const challenge = aiRandomBytes(32, this.#opts);
+    const path = this.#opts.attestationPath ?? '/v1/ai/attestation';
+    const res = await this.#fetch(`${this.#url(path)}?nonce=${toHex(challenge)}`, { method: 'GET', headers: this.#headers({ accept: 'application/json' }) });
+    const text = utf8DecodeStrict(new Uint8Array(await res.arrayBuffer()));
+    if (res.status !== 200 || text === undefined) throw new AiRequestError(res.status, `attestation request failed with HTTP ${res.status}`);
+    let doc: Uint8Array;
+    let served: Uint8Array;
+    try {
+      const json = JSON.parse(text) as { attestation_doc?: unknown; key_config?: unknown };
+      if (typeof json.attestation_doc !== 'string' || typeof json.key_config !== 'string') throw new Error('fields');
+      doc = base64Decode(json.attestation_doc);
+      served = base64Decode(json.key_config);
+    } catch {
+      throw new AiRequestError(res.status, 'attestation answer is not {attestation_doc, key_config} in base64');
+    }
+    const now = this.#now();
+    const verified = await verifyAttestation(doc, this.#opts.policy, { ...this.#subtleOpts(), nowMs: now, expectedNonce: challenge });
+    const config = keyConfigFromAttestation(verified);
+    if (!equalBytes(encodeKeyConfig(config), served) && !(verified.publicKey && equalBytes(verified.publicKey, served))) {
+      throw new AttestationError('key_config_mismatch', 'the served key config is not the one the attestation document commits to');
+    }
+    this.#attested = { config, verified, at: now };
+    return { keyConfig: config, attestation: verified };
+  }
+
+  #subtleOpts(): AiCryptoOptions {
+    const o: AiCryptoOptions = {};
+    if (this.#opts.subtle) o.subtle = this.#opts.subtle;
+    if (this.#opts.getRandomValues) o.getRandomValues = this.#opts.getRandomValues;
+    return o;
+  }
+
+  async #config(): Promise<KeyConfig> {
+    const ttl = this.#opts.keyConfigTtlMs ?? 5 * 60 * 1000;
+    const a = this.#attested;
+    if (a && this.#now() - a.at <= ttl) return a.config;
+    return (await this.attest()).keyConfig;
+  }
+
+  /**
+   * Seals `request` to the attested enclave, sends it, and returns the
+   * opened answer. A stale key config (HTTP 422 key-config problem) triggers
+   * one fresh attestation and one retry.
+   */
+  async analyze(request: AiRequest): Promise<AiAnswer> {
+    if (!request || typeof request.prompt !== 'string' || !Array.isArray(request.inputs)) {
+      throw new InvalidInputError('request must have a string prompt and an inputs array');
+    }
+    const plaintext = utf8Encode(JSON.stringify(request));
+    try {
+      for (let attempt = 0; ; attempt++) {
+        const config = await this.#config();
+        const sealed = await sealRequest(config, plaintext, this.#subtleOpts());
+        const res = await this.#fetch(this.#url(this.#opts.analyzePath ?? '/v1/ai/analyze'), {
+          method: 'POST',
+          headers: this.#headers({ [ENCAPSULATED_KEY_HEADER]: sealed.encapsulatedKeyHex, 'content-type': 'application/octet-stream' }),
+          body: sealed.body,
+        });
+        const body = new Uint8Array(await res.arrayBuffer());
+        const nonce = res.headers.get(RESPONSE_NONCE_HEADER);
+        if (nonce === null) {
+          let type: string | undefined;
+          try {
+            type = (JSON.parse(utf8DecodeStrict(body) ?? '') as { type?: string }).type;
+          } catch {
+            type = undefined;
+          }
+          if (res.status === 422 && type === KEY_CONFIG_PROBLEM && attempt === 0) {
+            this.#attested = undefined;
+            continue;
+          }
+          throw new AiRequestError(res.status, `AI request failed with HTTP ${res.status}`, type);
+        }
+        const opened = await sealed.response.openResponse(nonce, body);
+        const text = utf8DecodeStrict(opened);
+        opened.fill(0);
+        let answer: Record<string, unknown>;
+        try {
+          answer = JSON.parse(text ?? '') as Record<string, unknown>;
+        } catch {
+          throw new AiRequestError(res.status, 'the opened answer is not JSON');
+        }
+        if (res.status !== 200) {
+          const code = typeof answer.code === 'string' ? answer.code : typeof (answer.error as { code?: unknown })?.code === 'string' ? ((answer.error as { code: string }).code) : undefined;
+          throw new AiRequestError(res.status, `the enclave answered HTTP ${res.status}`, code);
+        }
+        return answer as AiAnswer;
+      }
+    } finally {
+      plaintext.fill(0);
+    }
+  }
+}
