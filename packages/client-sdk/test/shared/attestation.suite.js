@@ -81,7 +81,18 @@ export function registerAttestationSuite({ test, ai, fixtures }) {
       bad[pos] ^= 0x01;
       await assert.rejectsWithCode(ai.verifyAttestation(bad, prodPolicy(index), { nowMs: at(name) }), 'attestation_failed', undefined, `byte ${pos}`);
     }
-    await assert.rejectsWithCode(ai.verifyAttestation(doc.subarray(0, doc.length - 1), prodPolicy(index), { nowMs: at(name) }), 'attestation_failed', undefined, 'truncated');
+    // Every truncation and random multi-byte corruptions: always a typed refusal, never another error.
+    for (let len = 0; len < doc.length; len += 37) {
+      await assert.rejectsWithCode(ai.verifyAttestation(doc.subarray(0, len), prodPolicy(index), { nowMs: at(name) }), 'attestation_failed', ai.AttestationError, `truncated to ${len}`);
+    }
+    for (let n = 0; n < 200; n++) {
+      const bad = doc.slice();
+      const rnd = new Uint32Array(4);
+      crypto.getRandomValues(rnd);
+      for (let k = 0; k < 3; k++) bad[rnd[k] % bad.length] = rnd[3] >>> (8 * k);
+      if (bad.every((b, i) => b === doc[i])) continue;
+      await assert.rejectsWithCode(ai.verifyAttestation(bad, prodPolicy(index), { nowMs: at(name) }), 'attestation_failed', ai.AttestationError, `random corruption ${n}`);
+    }
   });
 
   t('debug documents: refused by a production policy, accepted only with allowDebug', async () => {
