@@ -281,3 +281,165 @@ fn dev_refuses_loose_root_key_and_bad_env() {
         "{err}"
     );
 }
+
+fn pg_database() -> (String, String, String) {
+    use sqlx::Connection;
+    let base = std::env::var("ZENALYZE_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+    let name = format!("zserve_{}", std::process::id());
+    let rt = tokio::runtime::Runtime::new().expect("rt");
+    rt.block_on(async {
+        let mut c = sqlx::PgConnection::connect(&base)
+            .await
+            .expect("PostgreSQL");
+        sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+            .execute(&mut c)
+            .await
+            .expect("drop");
+        sqlx::query(&format!("CREATE DATABASE \"{name}\""))
+            .execute(&mut c)
+            .await
+            .expect("create");
+    });
+    let prefix = base
+        .rsplit_once('/')
+        .map(|(p, _)| p)
+        .unwrap_or(&base)
+        .to_owned();
+    (base, name.clone(), format!("{prefix}/{name}"))
+}
+
+fn drop_pg(base: &str, name: &str) {
+    use sqlx::Connection;
+    let rt = tokio::runtime::Runtime::new().expect("rt");
+    rt.block_on(async {
+        if let Ok(mut c) = sqlx::PgConnection::connect(base).await {
+            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                .execute(&mut c)
+                .await;
+        }
+    });
+}
+
+#[cfg(unix)]
+#[test]
+fn serve_runs_on_postgres_and_refuses_insecure_config() {
+    let token = "serve-admin-token-0123456789abcdefghijkl";
+    let check = |env: &[(&str, &str)]| {
+        let mut c = Command::new(BIN);
+        c.args(["serve", "--check"])
+            .env_remove("ZENALYZE_DATABASE_URL")
+            .env_remove("ZENALYZE_ADMIN_TOKEN")
+            .env_remove("ZENALYZE_CONFIG");
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        let out = c.output().expect("run");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (ok, err) = check(&[
+        ("ZENALYZE_DATABASE_URL", "postgres://db.example.com/z"),
+        ("ZENALYZE_ADMIN_TOKEN", token),
+    ]);
+    assert!(
+        !ok && err.contains("insecure") && err.contains("sslmode"),
+        "{err}"
+    );
+    let (ok, err) = check(&[
+        ("ZENALYZE_DATABASE_URL", "postgres://127.0.0.1/z"),
+        ("ZENALYZE_ADMIN_TOKEN", "short-token"),
+    ]);
+    assert!(
+        !ok && err.contains("32") && !err.contains("short-token"),
+        "{err}"
+    );
+    let (ok, err) = check(&[("ZENALYZE_ADMIN_TOKEN", token)]);
+    assert!(!ok && err.contains("database_url"), "{err}");
+
+    let (base, name, url) = pg_database();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let tmp = tempfile::tempdir().expect("tmp");
+    let config = tmp.path().join("gateway.toml");
+    std::fs::write(
+        &config,
+        format!("listen = \"127.0.0.1:{port}\"\nrequest_timeout_ms = 5000\n"),
+    )
+    .expect("config");
+    let mut child = Command::new(BIN)
+        .args(["serve", "--config"])
+        .arg(&config)
+        .env("ZENALYZE_DATABASE_URL", &url)
+        .env("ZENALYZE_ADMIN_TOKEN", token)
+        .env_remove("ZENALYZE_LISTEN")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn serve");
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+    let mut healthy = false;
+    for _ in 0..300 {
+        if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+            let (status, _) = http(addr, "GET", "/v1/health", None, None);
+            if status == 200 {
+                healthy = true;
+                break;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    if !healthy {
+        let _ = child.kill();
+        drop_pg(&base, &name);
+        panic!("serve did not become healthy");
+    }
+    let (status, body) = http(
+        addr,
+        "POST",
+        "/v1/admin/tenants",
+        Some(token),
+        Some(r#"{"name":"prod","tier":"starter"}"#),
+    );
+    assert_eq!(status, 201, "{body}");
+    assert!(body.contains("zk_live_"));
+    let sk = body
+        .split("\"secret_key\":\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("secret")
+        .to_owned();
+    let rec = format!(r#"{{"user_id":"p1","envelope":"{}"}}"#, envelope());
+    let (status, _) = http(addr, "POST", "/v1/records", Some(&sk), Some(&rec));
+    assert_eq!(status, 201);
+
+    let ok = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(ok.success());
+    let mut exited = None;
+    for _ in 0..200 {
+        if let Some(s) = child.try_wait().expect("wait") {
+            exited = Some(s);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let mut stderr = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        let _ = e.read_to_string(&mut stderr);
+    }
+    drop_pg(&base, &name);
+    let status = exited.expect("serve stopped after SIGTERM");
+    assert!(status.success(), "{status}: {stderr}");
+    assert!(!stderr.contains(token) && !stderr.contains(&sk) && !stderr.contains(&url));
+    for line in stderr.lines() {
+        serde_json::from_str::<serde_json::Value>(line)
+            .unwrap_or_else(|_| panic!("not JSON: {line}"));
+    }
+}
