@@ -43,7 +43,13 @@ fn report(name: &str, mut samples: Vec<Duration>, wall: Duration) {
     );
 }
 
-async fn sequential(name: &str, backend: Arc<dyn LimitBackend>, limits: TierLimits, n: usize, tenants: &[String]) {
+async fn sequential(
+    name: &str,
+    backend: Arc<dyn LimitBackend>,
+    limits: TierLimits,
+    n: usize,
+    tenants: &[String],
+) {
     let mut samples = Vec::with_capacity(n);
     let wall = Instant::now();
     for i in 0..n {
@@ -51,7 +57,10 @@ async fn sequential(name: &str, backend: Arc<dyn LimitBackend>, limits: TierLimi
         let start = Instant::now();
         let d = backend.check_and_consume(t, &limits, now_us()).await;
         samples.push(start.elapsed());
-        assert!(d.is_ok_and(|d| d.is_allowed()), "benchmark limits must not refuse");
+        assert!(
+            d.is_ok_and(|d| d.is_allowed()),
+            "benchmark limits must not refuse"
+        );
     }
     report(name, samples, wall.elapsed());
 }
@@ -77,7 +86,10 @@ async fn concurrent(
                 let start = Instant::now();
                 let d = backend.check_and_consume(t, &limits, now_us()).await;
                 samples.push(start.elapsed());
-                assert!(d.is_ok_and(|d| d.is_allowed()), "benchmark limits must not refuse");
+                assert!(
+                    d.is_ok_and(|d| d.is_allowed()),
+                    "benchmark limits must not refuse"
+                );
             }
             samples
         }));
@@ -105,7 +117,10 @@ async fn cleanup(url: &str, prefix: &str) -> redis::RedisResult<usize> {
             .await?;
         if !keys.is_empty() {
             deleted += keys.len();
-            redis::cmd("DEL").arg(&keys).query_async::<()>(&mut conn).await?;
+            redis::cmd("DEL")
+                .arg(&keys)
+                .query_async::<()>(&mut conn)
+                .await?;
         }
         if next == 0 {
             return Ok(deleted);
@@ -116,20 +131,39 @@ async fn cleanup(url: &str, prefix: &str) -> redis::RedisResult<usize> {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let url = std::env::var("ZENALYZE_BENCH_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
+    let url = std::env::var("ZENALYZE_BENCH_REDIS_URL")
+        .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
     let n = env_usize("ZENALYZE_BENCH_ITERATIONS", 20_000);
     let concurrency = env_usize("ZENALYZE_BENCH_CONCURRENCY", 16);
     let prefix = format!("zlbench:{}", std::process::id());
     // Limits that never refuse, so every decision runs the whole script
     // (burst check, quota check, both writes).
-    let limits = Tier::Pro.limits().with_overrides(Some(u64::MAX / 2), Some(1_000_000));
+    let limits = Tier::Pro
+        .limits()
+        .with_overrides(Some(u64::MAX / 2), Some(1_000_000));
     let one: Vec<String> = vec!["ten_bench".to_owned()];
-    let many: Arc<Vec<String>> = Arc::new((0..TENANTS).map(|i| format!("ten_bench{i:04}")).collect());
+    let many: Arc<Vec<String>> =
+        Arc::new((0..TENANTS).map(|i| format!("ten_bench{i:04}")).collect());
 
     println!("limiter decision latency; iterations={n}, concurrency={concurrency}, redis={url}");
     let memory: Arc<dyn LimitBackend> = Arc::new(MemoryLimiter::new());
-    sequential("memory, sequential, 1 tenant", Arc::clone(&memory), limits, n, &one).await;
-    concurrent("memory, concurrent, 1000 tenants", memory, limits, n, concurrency, Arc::clone(&many)).await;
+    sequential(
+        "memory, sequential, 1 tenant",
+        Arc::clone(&memory),
+        limits,
+        n,
+        &one,
+    )
+    .await;
+    concurrent(
+        "memory, concurrent, 1000 tenants",
+        memory,
+        limits,
+        n,
+        concurrency,
+        Arc::clone(&many),
+    )
+    .await;
 
     let settings = RedisSettings {
         url: url.clone(),
@@ -145,9 +179,30 @@ async fn main() {
     };
     let backend: Arc<dyn LimitBackend> = redis.clone();
     // Warm-up (script load, connection).
-    sequential("redis, warm-up", Arc::clone(&backend), limits, 1_000.min(n), &one).await;
-    sequential("redis, sequential, 1 tenant", Arc::clone(&backend), limits, n, &one).await;
-    sequential("redis, sequential, 1000 tenants", Arc::clone(&backend), limits, n, &many).await;
+    sequential(
+        "redis, warm-up",
+        Arc::clone(&backend),
+        limits,
+        1_000.min(n),
+        &one,
+    )
+    .await;
+    sequential(
+        "redis, sequential, 1 tenant",
+        Arc::clone(&backend),
+        limits,
+        n,
+        &one,
+    )
+    .await;
+    sequential(
+        "redis, sequential, 1000 tenants",
+        Arc::clone(&backend),
+        limits,
+        n,
+        &many,
+    )
+    .await;
     concurrent(
         "redis, concurrent, 1000 tenants",
         Arc::clone(&backend),
@@ -157,10 +212,14 @@ async fn main() {
         Arc::clone(&many),
     )
     .await;
-    let free = Tier::Free.limits().with_overrides(Some(u64::MAX / 2), Some(1_000_000));
+    let free = Tier::Free
+        .limits()
+        .with_overrides(Some(u64::MAX / 2), Some(1_000_000));
     sequential("redis, sequential, daily window", backend, free, n, &many).await;
     if redis.is_degraded() {
-        eprintln!("warning: Redis fell back to memory during the run; figures are not Redis figures");
+        eprintln!(
+            "warning: Redis fell back to memory during the run; figures are not Redis figures"
+        );
     }
     match cleanup(&url, &prefix).await {
         Ok(k) => println!("deleted {k} benchmark keys"),

@@ -33,6 +33,8 @@ pub mod metrics;
 pub mod middleware;
 pub mod operation;
 pub mod redis_backend;
+#[cfg(feature = "store")]
+pub mod store_sink;
 pub mod tier;
 pub mod usage;
 pub mod usage_api;
@@ -51,6 +53,8 @@ pub use metrics::LimiterMetrics;
 pub use middleware::{LimitLayer, LimitService, LimitSubject};
 pub use operation::Operation;
 pub use redis_backend::{RedisLimiter, RedisSettings};
+#[cfg(feature = "store")]
+pub use store_sink::StoreUsageSink;
 pub use tier::{Tier, TierLimits};
 pub use usage::{
     MemoryUsageSink, UsageFlusher, UsageIncrement, UsageMeter, UsageSink, UsageSinkError,
