@@ -63,8 +63,10 @@ async function compare(name, n, sdkFn, directFn) {
       a.push(await time(sdkFn));
     }
   }
-  const row = { name, reps: n, batch, sdkMedianMs: median(a), directMedianMs: median(b) };
-  row.ratio = row.sdkMedianMs / row.directMedianMs;
+  // The ratio is the median of per-pair ratios: each SDK sample is compared
+  // with the direct sample taken right next to it, so slow drifts of a
+  // shared machine cancel out.
+  const row = { name, reps: n, batch, sdkMedianMs: median(a), directMedianMs: median(b), ratio: median(a.map((x, i) => x / b[i])) };
   document.getElementById('log').textContent += `${JSON.stringify(row)}\n`;
   return row;
 }
