@@ -13,11 +13,12 @@ use crate::error::{validate_tenant, LimitError};
 use crate::memory::MemoryLimiter;
 use crate::metrics::LimiterMetrics;
 use crate::tier::TierLimits;
-use crate::window::QuotaWindow;
+use crate::window::{span_at, QuotaWindow};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::Script;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 /// UTC calendar arithmetic in Lua, the same as [`crate::window`]. Lua 5.1
@@ -107,6 +108,20 @@ local used = tonumber(redis.call('GET', KEYS[1] .. ':' .. code .. ':' .. string.
 return {used, wid, wend}
 "#;
 
+/// Adds the quota consumed during a fallback back to Redis.
+/// KEYS[1] = quota key of one window; ARGV = count, expiry (ms since epoch).
+const LUA_SYNC: &str = r#"
+local v = redis.call('INCRBY', KEYS[1], ARGV[1])
+if redis.call('PTTL', KEYS[1]) < 0 then
+  redis.call('PEXPIREAT', KEYS[1], ARGV[2])
+end
+return v
+"#;
+
+/// Quota consumed locally during a fallback, per (tenant, window kind,
+/// window id), with the window's end (µs).
+type Unsynced = HashMap<(String, QuotaWindow, i64), (u64, i64)>;
+
 /// Settings of the Redis back-end.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -168,6 +183,8 @@ struct Inner {
     probe_min: Duration,
     probe_max: Duration,
     fallback: MemoryLimiter,
+    sync: Script,
+    unsynced: Mutex<Unsynced>,
     degraded: AtomicBool,
     metrics: Option<LimiterMetrics>,
 }
@@ -221,6 +238,8 @@ impl RedisLimiter {
                 probe_min: Duration::from_millis(settings.probe_min_ms),
                 probe_max: Duration::from_millis(settings.probe_max_ms),
                 fallback: MemoryLimiter::new(),
+                sync: Script::new(LUA_SYNC),
+                unsynced: Mutex::new(HashMap::new()),
                 degraded: AtomicBool::new(false),
                 metrics,
             }),
@@ -321,7 +340,62 @@ impl RedisLimiter {
         if let Some(m) = &self.inner.metrics {
             m.record_fallback_decision();
         }
-        self.inner.fallback.decide(tenant, limits, now_us)
+        let decision = self.inner.fallback.decide(tenant, limits, now_us)?;
+        if decision.is_allowed() {
+            let span = span_at(limits.window, now_us);
+            let mut unsynced = self.unsynced();
+            let entry = unsynced
+                .entry((tenant.to_owned(), span.window, span.id))
+                .or_insert((0, span.end_us));
+            entry.0 = entry.0.saturating_add(1);
+        }
+        Ok(decision)
+    }
+
+    fn unsynced(&self) -> std::sync::MutexGuard<'_, Unsynced> {
+        self.inner
+            .unsynced
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Writes the quota consumed during the fallback back to Redis (windows
+    /// that have ended are dropped). On failure the rest is kept.
+    async fn sync_fallback_counts(&self, now_us: i64) -> Result<(), LimitError> {
+        let entries: Vec<_> = self.unsynced().drain().collect();
+        let mut iter = entries.into_iter();
+        while let Some(((tenant, window, id), (count, end_us))) = iter.next() {
+            if end_us <= now_us {
+                continue;
+            }
+            let key = format!(
+                "{}:{{{tenant}}}:q:{}:{id}",
+                self.inner.key_prefix,
+                window.code()
+            );
+            let mut conn = self.inner.conn.clone();
+            let mut inv = self.inner.sync.prepare_invoke();
+            inv.key(key)
+                .arg(count)
+                .arg(end_us.div_euclid(1000).saturating_add(60_000));
+            let result =
+                tokio::time::timeout(self.inner.timeout, inv.invoke_async::<i64>(&mut conn)).await;
+            let error = match result {
+                Ok(Ok(_)) => continue,
+                Ok(Err(e)) => LimitError::Redis(e),
+                Err(_) => LimitError::Timeout,
+            };
+            // Put back this entry and the rest for the next probe.
+            let mut unsynced = self.unsynced();
+            for ((t, w, i), (c, e)) in
+                std::iter::once(((tenant, window, id), (count, end_us))).chain(iter)
+            {
+                let entry = unsynced.entry((t, w, i)).or_insert((0, e));
+                entry.0 = entry.0.saturating_add(c);
+            }
+            return Err(error);
+        }
+        Ok(())
     }
 }
 
@@ -387,9 +461,19 @@ async fn probe_loop(weak: Weak<Inner>) {
             return;
         };
         let limiter = RedisLimiter { inner };
-        match limiter.probe_once().await {
+        let now_us = crate::window::to_micros(time::OffsetDateTime::now_utc());
+        let probe = match limiter.probe_once().await {
+            Ok(()) => limiter.sync_fallback_counts(now_us).await,
+            Err(e) => Err(e),
+        };
+        match probe {
             Ok(()) => {
                 limiter.inner.degraded.store(false, Ordering::SeqCst);
+                // Decisions that were still running in fallback while the
+                // first sync ran: best effort now, else at the next recovery.
+                if let Err(e) = limiter.sync_fallback_counts(now_us).await {
+                    tracing::debug!(error = %e, "late fallback counts kept for later");
+                }
                 if let Some(m) = &limiter.inner.metrics {
                     m.set_redis_fallback(false);
                 }
