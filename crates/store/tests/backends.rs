@@ -1029,3 +1029,22 @@ fn data_dir_url_convention() {
     let url = sqlite_url_for_data_dir(std::path::Path::new("/var/lib/zenalyze"));
     assert_eq!(url, "sqlite:///var/lib/zenalyze/zenalyze.db?mode=rwc");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_first_open_of_a_fresh_sqlite_file() {
+    // Several processes starting at once on a new data dir all come up.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_str().unwrap().to_owned();
+    let mut tasks = Vec::new();
+    for _ in 0..4 {
+        let path = path.clone();
+        tasks.push(tokio::spawn(
+            async move { zenalyze_store::open(&path).await },
+        ));
+    }
+    for task in tasks {
+        let store = task.await.unwrap().expect("open");
+        assert!(store.verify_audit().await.unwrap().is_intact());
+        store.close().await;
+    }
+}

@@ -832,8 +832,21 @@ impl<'s> sqlx::migrate::MigrationSource<'s> for EmbeddedMigrations {
 
 async fn run_migrations(pool: &Pool<Db>) -> Result<()> {
     let migrator = sqlx::migrate::Migrator::new(EmbeddedMigrations(MIGRATIONS)).await?;
-    migrator.run(pool).await?;
-    Ok(())
+    // Two processes creating the same fresh SQLite file can race on the
+    // first migration (SQLite has no migration lock): the loser's attempt
+    // rolls back, and a retry finds the migration applied.
+    let mut attempt = 0;
+    loop {
+        match migrator.run(pool).await {
+            Ok(()) => return Ok(()),
+            Err(e) if attempt < 3 => {
+                attempt += 1;
+                tracing::warn!(error = %e, attempt, "schema migration failed; retrying");
+                tokio::time::sleep(std::time::Duration::from_millis(100 * attempt)).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
 }
 
 /// The store on this backend.
