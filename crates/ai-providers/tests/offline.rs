@@ -358,3 +358,18 @@ fn huge_and_pathological_inputs() {
         "grinning faces read as positive"
     );
 }
+
+#[test]
+fn contractions_do_not_create_false_themes() {
+    // "I'll" normalises to "ill": it must not count as a health term.
+    let r = analyze_texts(&["I'll call you later, we'll see. He'll be fine."]);
+    assert!(
+        r.themes.iter().all(|t| t.theme != "health"),
+        "{:?}",
+        r.themes
+    );
+    assert!(r
+        .keywords
+        .iter()
+        .all(|k| !["ill", "well", "hell"].contains(&k.term.as_str())));
+}
