@@ -100,6 +100,7 @@ console.log('ai ok');
     writeFileSync(
       path.join(app, 'typed.ts'),
       `import { ZenalyzeEncryption, type ZenalyzeErrorCode, type Context, sealV1, deriveKeyV1 } from '@zenalyze/client-sdk';
+import { ZenalyzeAI, verifyAttestation, type AiAnswer, type VerifiedAttestation } from '@zenalyze/client-sdk/ai';
 export async function demo(email: string, password: string, context: Context): Promise<string> {
   const enc = new ZenalyzeEncryption({ email, password });
   const blob: string = await enc.encrypt({ mood: 3 }, { context });
@@ -110,6 +111,12 @@ export async function demo(email: string, password: string, context: Context): P
   const env: Uint8Array = await sealV1(key, new Uint8Array(12), bytes);
   const code: ZenalyzeErrorCode = 'too_short';
   return code + env.length;
+}
+export async function ai(): Promise<string> {
+  const client = new ZenalyzeAI({ baseUrl: 'https://x.example', policy: { measurements: [], allowDebug: true } });
+  const answer: AiAnswer = await client.analyze({ prompt: 'p', inputs: [{ kind: 'text', text: 't' }] });
+  const v: VerifiedAttestation = await verifyAttestation(new Uint8Array(1), { measurements: [] }, { nowMs: 0 });
+  return answer.provider + v.moduleId;
 }
 `,
     );
@@ -129,6 +136,7 @@ export async function demo(email: string, password: string, context: Context): P
     writeFileSync(
       path.join(app, 'dom.ts'),
       `import { ZenalyzeEncryption, deriveKeyV1, openV1 } from '@zenalyze/client-sdk';
+import { ZenalyzeAI } from '@zenalyze/client-sdk/ai';
 export async function demo(): Promise<Uint8Array> {
   const enc = new ZenalyzeEncryption({
     email: 'a@b.c', password: 'pw',
@@ -139,6 +147,15 @@ export async function demo(): Promise<Uint8Array> {
   const native: CryptoKey = await crypto.subtle.importKey('raw', new Uint8Array(32), 'AES-GCM', false, ['decrypt']);
   await openV1(native, await enc.encryptBytes(new Blob([new Uint8Array(1)])));
   return openV1(key, await enc.encryptBytes(new Uint8Array(1)));
+}
+export function ai(): ZenalyzeAI {
+  return new ZenalyzeAI({
+    baseUrl: 'https://x.example',
+    policy: { measurements: [] },
+    subtle: crypto.subtle,
+    getRandomValues: (a) => crypto.getRandomValues(a),
+    fetch,
+  });
 }
 `,
     );

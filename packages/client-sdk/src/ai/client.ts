@@ -16,15 +16,29 @@ import { type AttestationPolicy, type VerifiedAttestation, keyConfigFromAttestat
 import { ENCAPSULATED_KEY_HEADER, type KeyConfig, RESPONSE_NONCE_HEADER, encodeKeyConfig, sealRequest, toHex } from './ehbp.js';
 import { type AiCryptoOptions, aiRandomBytes } from './subtle.js';
 
-/** The minimal `fetch` the client needs (the platform's `fetch` satisfies it). */
-export type FetchLike = (
-  url: string,
-  init: { method: string; headers: Record<string, string>; body?: Uint8Array },
-) => Promise<{
+/** The request options the client passes to `fetch`. */
+export interface FetchInit {
+  method: string;
+  headers: Record<string, string>;
+  /** The sealed request body (an `ArrayBuffer`, which every `fetch` accepts). */
+  body?: ArrayBuffer;
+}
+
+/** The parts of a `fetch` response the client reads. */
+export interface FetchResponseLike {
   status: number;
   headers: { get(name: string): string | null };
   arrayBuffer(): Promise<ArrayBuffer>;
-}>;
+}
+
+/**
+ * The minimal `fetch` the client needs; the platform's `fetch` satisfies it.
+ * (Declared through a method so that parameter types are compared
+ * bivariantly, which lets the DOM's `fetch` type be passed directly.)
+ */
+export type FetchLike = {
+  fetch(url: string, init: FetchInit): Promise<FetchResponseLike>;
+}['fetch'];
 
 /** One input of an AI request (SPEC §5). */
 export type AiInput =
@@ -76,6 +90,12 @@ interface Attested {
 }
 
 const KEY_CONFIG_PROBLEM = 'urn:ietf:params:ehbp:error:key-config';
+
+/** The bytes as an ArrayBuffer of exactly their length (no copy when they already are one). */
+function ownBuffer(bytes: Uint8Array): ArrayBuffer {
+  const buf = bytes.buffer as ArrayBuffer;
+  return bytes.byteOffset === 0 && bytes.byteLength === buf.byteLength ? buf : (bytes.slice().buffer as ArrayBuffer);
+}
 
 function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
@@ -168,7 +188,7 @@ export class ZenalyzeAI {
         const res = await this.#fetch(this.#url(this.#opts.analyzePath ?? '/v1/ai/analyze'), {
           method: 'POST',
           headers: this.#headers({ [ENCAPSULATED_KEY_HEADER]: sealed.encapsulatedKeyHex, 'content-type': 'application/octet-stream' }),
-          body: sealed.body,
+          body: ownBuffer(sealed.body),
         });
         const body = new Uint8Array(await res.arrayBuffer());
         const nonce = res.headers.get(RESPONSE_NONCE_HEADER);

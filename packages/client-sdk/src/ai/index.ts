@@ -63,5 +63,5 @@ export {
 export type { AttestationPolicy, MeasurementSet, VerifiedAttestation, VerifyAttestationOptions } from './attestation.js';
 export { AttestationError } from '../errors.js';
 export { ZenalyzeAI } from './client.js';
-export type { ZenalyzeAIOptions, AiRequest, AiInput, AiAnswer, FetchLike } from './client.js';
+export type { ZenalyzeAIOptions, AiRequest, AiInput, AiAnswer, FetchLike, FetchInit, FetchResponseLike } from './client.js';
 export { AiRequestError } from '../errors.js';

@@ -133,7 +133,7 @@ test('a 422 key-config answer makes the client attest again and retry once', { s
       posts++;
       if (posts === 1) {
         // Corrupt the first chunk: no current key opens it, as after a key rotation.
-        const body = init.body.slice();
+        const body = new Uint8Array(init.body.slice(0));
         body[10] ^= 0xff;
         return fetch(url, { ...init, body });
       }
@@ -150,7 +150,7 @@ test('a 422 key-config answer makes the client attest again and retry once', { s
   const alwaysStale = async (url, init) => {
     if (init.method === 'POST') {
       n++;
-      const body = init.body.slice();
+      const body = new Uint8Array(init.body.slice(0));
       body[10] ^= 0xff;
       return fetch(url, { ...init, body });
     }
