@@ -62,7 +62,9 @@ function isBlobLike(value: unknown): value is BlobLike {
  * The key is derived lazily on first use (PBKDF2, 100 000 iterations) or
  * eagerly with {@link ZenalyzeEncryption.create}; it is a non-extractable
  * WebCrypto key. The instance drops its references to the email and the
- * password as soon as derivation starts.
+ * password as soon as derivation starts; if derivation fails, every later
+ * call rejects with the same error (there is no password left to retry
+ * with): create a new instance.
  */
 export class ZenalyzeEncryption {
   #credentials: { email: string; password: string } | undefined;

@@ -454,6 +454,21 @@ export function registerCoreSuite({ test, sdk, vectors, env }) {
     assert.equal(calls.filter((c) => c.name === 'encrypt').length, 2);
   });
 
+  test('a failed derivation is final: the password is not kept for a retry', async () => {
+    let calls = 0;
+    const { subtle: failing } = spySubtle(subtle, {
+      deriveKey: () => {
+        calls++;
+        return Promise.reject(new Error('platform failure'));
+      },
+    });
+    const enc = new ZenalyzeEncryption({ email: EMAIL, password: PASSWORD, subtle: failing });
+    await assert.rejects(enc.encrypt(1), 'first use fails');
+    await assert.rejects(enc.encrypt(1), 'later uses fail too');
+    assert.equal(calls, 1, 'derivation was attempted once: the credentials were dropped when it started');
+    await assert.rejects(ZenalyzeEncryption.create({ email: EMAIL, password: PASSWORD, subtle: failing }), 'create() surfaces the failure');
+  });
+
   test('ZenalyzeEncryption.create derives eagerly', async () => {
     const { subtle: spy, calls } = spySubtle(subtle);
     const enc = await ZenalyzeEncryption.create({ email: EMAIL, password: PASSWORD, subtle: spy });
