@@ -287,6 +287,17 @@ pub trait Store: Send + Sync + fmt::Debug {
         limit: u32,
     ) -> Result<Vec<std::result::Result<AuditEvent, u64>>>;
 
+    /// One tenant's audit events with `seq > after_seq`, ascending, `limit`
+    /// at most (clamped to 1..=[`MAX_AUDIT_PAGE`]): the tenant's own access
+    /// report. Undecodable rows are skipped here (`verify_audit` reports
+    /// them).
+    async fn audit_events_for_tenant(
+        &self,
+        tenant: &TenantId,
+        after_seq: u64,
+        limit: u32,
+    ) -> Result<Vec<AuditEvent>>;
+
     /// Stops the writer after the queued units and closes the pool.
     async fn close(&self);
 

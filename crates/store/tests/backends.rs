@@ -397,6 +397,25 @@ async fn tenant_isolation(db: &TestDb) {
         .unwrap()
         .is_revoked());
 
+    // Each tenant's audit report holds only its own events.
+    let ea = s.audit_events_for_tenant(&a, 0, 100).await.unwrap();
+    let eb = s.audit_events_for_tenant(&b, 0, 100).await.unwrap();
+    assert!(!ea.is_empty() && !eb.is_empty());
+    assert!(ea
+        .iter()
+        .all(|e| e.tenant_id.as_deref() == Some(a.as_str())));
+    assert!(eb
+        .iter()
+        .all(|e| e.tenant_id.as_deref() == Some(b.as_str())));
+    assert!(ea
+        .iter()
+        .any(|e| e.resource_id.as_deref() == Some(ra.id.as_str())));
+    assert!(!eb
+        .iter()
+        .any(|e| e.resource_id.as_deref() == Some(ra.id.as_str()) && e.result == "success"));
+    let after_first = s.audit_events_for_tenant(&a, ea[0].seq, 100).await.unwrap();
+    assert_eq!(after_first.len(), ea.len() - 1);
+
     // Idempotency keys and usage are per tenant too.
     let k = OpaqueId::parse("idem-1").unwrap();
     assert_eq!(

@@ -794,6 +794,24 @@ async fn q_audit_events(
     Ok(rows.iter().map(audit_from_row).collect())
 }
 
+async fn q_audit_events_for_tenant(
+    pool: &Pool<Db>,
+    tenant: &TenantId,
+    after_seq: u64,
+    limit: u32,
+) -> Result<Vec<AuditEvent>> {
+    let limit = i64::from(limit.clamp(1, crate::store::MAX_AUDIT_PAGE));
+    let rows = sqlx::query(&format!(
+        "SELECT {AUDIT_COLS} FROM audit_events WHERE tenant_id = $1 AND seq > $2 ORDER BY seq LIMIT $3"
+    ))
+    .bind(tenant.as_str())
+    .bind(u64_to_i64(after_seq, "seq")?)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.iter().filter_map(|r| audit_from_row(r).ok()).collect())
+}
+
 /// The embedded migrations of this backend as a sqlx migration source.
 #[derive(Debug)]
 struct EmbeddedMigrations(&'static [(i64, &'static str, &'static str)]);
@@ -973,6 +991,15 @@ impl crate::store::Store for BackendStore {
         limit: u32,
     ) -> Result<Vec<std::result::Result<AuditEvent, u64>>> {
         q_audit_events(&self.pool, after_seq, limit).await
+    }
+
+    async fn audit_events_for_tenant(
+        &self,
+        tenant: &TenantId,
+        after_seq: u64,
+        limit: u32,
+    ) -> Result<Vec<AuditEvent>> {
+        q_audit_events_for_tenant(&self.pool, tenant, after_seq, limit).await
     }
 
     async fn close(&self) {
