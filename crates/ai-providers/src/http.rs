@@ -118,6 +118,30 @@ pub(crate) fn to_json_exact<T: Serialize>(value: &T) -> Result<Zeroizing<Vec<u8>
 
 /// Appends to a wiped buffer; when it must grow, the old allocation is wiped
 /// (it is dropped as `Zeroizing`) instead of being released with content in it.
+/// Pretty-prints a JSON value into an exact-size wiped string (two passes).
+pub(crate) fn to_pretty_json_exact(value: &serde_json::Value) -> Option<Zeroizing<String>> {
+    let mut counter = Counter(0);
+    {
+        let mut ser = serde_json::Serializer::pretty(&mut counter);
+        value.serialize(&mut ser).ok()?;
+    }
+    let mut buf = Zeroizing::new(Vec::with_capacity(counter.0));
+    {
+        let mut ser = serde_json::Serializer::pretty(&mut *buf);
+        value.serialize(&mut ser).ok()?;
+    }
+    // serde_json only writes UTF-8; moving the Vec into a String does not copy.
+    let bytes = std::mem::take(&mut *buf);
+    match String::from_utf8(bytes) {
+        Ok(s) => Some(Zeroizing::new(s)),
+        Err(e) => {
+            let mut bytes = e.into_bytes();
+            zeroize::Zeroize::zeroize(&mut bytes);
+            None
+        }
+    }
+}
+
 pub(crate) fn push_wiped(buf: &mut Zeroizing<Vec<u8>>, chunk: &[u8]) {
     let needed = buf.len().saturating_add(chunk.len());
     if needed > buf.capacity() {
@@ -272,6 +296,14 @@ mod tests {
         let buf = to_json_exact(&v).unwrap();
         assert_eq!(buf.len(), buf.capacity());
         assert_eq!(&buf[..], serde_json::to_vec(&v).unwrap().as_slice());
+    }
+
+    #[test]
+    fn pretty_json_exact() {
+        let v = serde_json::json!({"a": ["b", 1], "c": {"d": null}});
+        let s = to_pretty_json_exact(&v).unwrap();
+        assert_eq!(s.as_str(), serde_json::to_string_pretty(&v).unwrap());
+        assert_eq!(s.len(), s.capacity());
     }
 
     #[test]

@@ -104,10 +104,8 @@ pub(crate) fn render(
         match input {
             Input::Text(t) => parts.push(Part::Text(Zeroizing::new(t.clone()))),
             Input::Json(v) => {
-                let json = Zeroizing::new(
-                    serde_json::to_string_pretty(v)
-                        .map_err(|_| ProviderError::InputRefused(RefusalReason::NotUtf8))?,
-                );
+                let json = crate::http::to_pretty_json_exact(v)
+                    .ok_or(ProviderError::InputRefused(RefusalReason::NotUtf8))?;
                 parts.push(Part::Text(labelled("[json input]", &json)));
             }
             Input::Record {
