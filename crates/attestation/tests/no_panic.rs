@@ -145,3 +145,60 @@ proptest! {
         prop_assert!(verify(&d, &dev, None, *now).is_err());
     }
 }
+
+fn nonzero_pcr() -> impl Strategy<Value = Vec<u8>> {
+    proptest::collection::vec(any::<u8>(), 48)
+        .prop_filter("not all zero", |v| v.iter().any(|b| *b != 0))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, .. ProptestConfig::default() })]
+
+    /// Whatever the development attestor issues, the verifier reads back
+    /// exactly (encoder and strict decoder agree on every field).
+    #[test]
+    fn dev_documents_round_trip(
+        module_id in "[ -~\u{e9}\u{4e2d}]{1,64}",
+        timestamp_offset in 0u64..3_600_000,
+        pcr0 in nonzero_pcr(),
+        pcr1 in nonzero_pcr(),
+        pcr2 in nonzero_pcr(),
+        pcr8 in proptest::collection::vec(any::<u8>(), 48),
+        extra in proptest::collection::btree_map(3u8..32, proptest::collection::vec(any::<u8>(), 48), 0..8),
+        public_key in proptest::option::of(proptest::collection::vec(any::<u8>(), 1..200)),
+        user_data in proptest::option::of(proptest::collection::vec(any::<u8>(), 0..200)),
+        nonce in proptest::option::of(proptest::collection::vec(any::<u8>(), 1..200)),
+    ) {
+        let s = setup();
+        let mut pcrs = extra;
+        pcrs.insert(0, pcr0.clone());
+        pcrs.insert(1, pcr1.clone());
+        pcrs.insert(2, pcr2.clone());
+        pcrs.insert(8, pcr8.clone());
+        let ts = NOW_MS + timestamp_offset;
+        let request = DevDocumentRequest {
+            module_id: module_id.clone(),
+            timestamp_ms: ts,
+            pcrs: pcrs.clone(),
+            public_key: public_key.clone(),
+            user_data: user_data.clone(),
+            nonce: nonce.clone(),
+        };
+        let doc = s.root.issue(&request).unwrap();
+        let set = zenalyze_attestation::MeasurementSet {
+            pcr0: pcr0.clone().try_into().unwrap(),
+            pcr1: pcr1.clone().try_into().unwrap(),
+            pcr2: pcr2.clone().try_into().unwrap(),
+            pcr8: pcr8.clone().try_into().unwrap(),
+        };
+        let policy = Policy::production(vec![set]).with_trusted_root(s.root.trusted_root());
+        let v = verify(&doc, &policy, nonce.as_deref(), ts + 1).unwrap();
+        prop_assert_eq!(v.module_id, module_id);
+        prop_assert_eq!(v.timestamp_ms, ts);
+        prop_assert_eq!(v.pcrs, pcrs);
+        prop_assert_eq!(v.public_key, public_key);
+        prop_assert_eq!(v.user_data, user_data);
+        prop_assert_eq!(v.nonce, nonce.clone());
+        prop_assert_eq!(v.nonce_checked, nonce.is_some());
+    }
+}
