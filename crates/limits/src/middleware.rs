@@ -31,13 +31,27 @@ pub struct LimitSubject {
 #[derive(Clone, Debug)]
 pub struct LimitLayer {
     limiter: Limiter,
-    op: Operation,
+    op: Option<Operation>,
 }
 
 impl LimitLayer {
     /// A layer for `op`.
     pub fn new(limiter: Limiter, op: Operation) -> Self {
-        LimitLayer { limiter, op }
+        LimitLayer {
+            limiter,
+            op: Some(op),
+        }
+    }
+
+    /// A layer that finds the operation itself from the method and axum's
+    /// `MatchedPath` ([`Operation::for_route`]); unmetered routes pass
+    /// through untouched (no headers, no [`LimitSubject`] needed), and so
+    /// do requests that matched no route. Install it on the router
+    /// (`Router::route_layer` or `Router::layer`, where axum knows the
+    /// `MatchedPath`), inside the authentication layer — not around the
+    /// finished router as a service, where nothing would be metered.
+    pub fn by_route(limiter: Limiter) -> Self {
+        LimitLayer { limiter, op: None }
     }
 }
 
@@ -46,6 +60,12 @@ impl Limiter {
     /// `post(encrypt).layer(limiter.layer(Operation::Encrypt))`).
     pub fn layer(&self, op: Operation) -> LimitLayer {
         LimitLayer::new(self.clone(), op)
+    }
+
+    /// A [`LimitLayer::by_route`] layer for a whole router
+    /// (`router.route_layer(limiter.route_layer())`).
+    pub fn route_layer(&self) -> LimitLayer {
+        LimitLayer::by_route(self.clone())
     }
 }
 
@@ -66,7 +86,7 @@ impl<S> tower::Layer<S> for LimitLayer {
 pub struct LimitService<S> {
     inner: S,
     limiter: Limiter,
-    op: Operation,
+    op: Option<Operation>,
 }
 
 impl<S> tower::Service<Request<Body>> for LimitService<S>
@@ -90,8 +110,17 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let limiter = self.limiter.clone();
-        let op = self.op;
+        // Fixed operation, or (by route) the route's operation if metered.
+        // No `MatchedPath` means no route matched (the 404 fallback).
+        let op = self.op.or_else(|| {
+            req.extensions()
+                .get::<axum::extract::MatchedPath>()
+                .and_then(|p| Operation::for_route(req.method(), p.as_str()))
+        });
         Box::pin(async move {
+            let Some(op) = op else {
+                return inner.call(req).await;
+            };
             let Some(subject) = req.extensions().get::<LimitSubject>().cloned() else {
                 tracing::error!(
                     operation = op.as_str(),

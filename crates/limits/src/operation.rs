@@ -61,6 +61,35 @@ impl Operation {
     }
 }
 
+impl Operation {
+    /// The metered operation of a route, from its HTTP method and its route
+    /// template (axum's `MatchedPath`, e.g. `/v1/records/{id}`); `None` for
+    /// unmetered routes (health, usage, OpenAPI, `/.well-known`, metrics,
+    /// admin, attestation, jobs…). Templates are compared segment by
+    /// segment; any `{param}` segment matches a parameter.
+    pub fn for_route(method: &axum::http::Method, route: &str) -> Option<Operation> {
+        use axum::http::Method;
+        let segments: Vec<&str> = route.trim_end_matches('/').split('/').collect();
+        let is_param = |s: &str| s.starts_with('{') && s.ends_with('}') && s.len() > 2;
+        match (method, segments.as_slice()) {
+            (&Method::POST, ["", "v1", "records"]) => Some(Operation::RecordsCreate),
+            (&Method::GET, ["", "v1", "records"]) => Some(Operation::RecordsList),
+            (&Method::GET, ["", "v1", "records", id]) if is_param(id) => {
+                Some(Operation::RecordsGet)
+            }
+            (&Method::DELETE, ["", "v1", "records", id]) if is_param(id) => {
+                Some(Operation::RecordsDelete)
+            }
+            (&Method::POST, ["", "v1", "encrypt"]) => Some(Operation::Encrypt),
+            (&Method::POST, ["", "v1", "decrypt"]) => Some(Operation::Decrypt),
+            (&Method::POST, ["", "v1", "rewrap"]) => Some(Operation::Rewrap),
+            (&Method::POST, ["", "v1", "blind-index"]) => Some(Operation::BlindIndex),
+            (&Method::POST, ["", "v1", "ai", "analyze"]) => Some(Operation::AiAnalyze),
+            _ => None,
+        }
+    }
+}
+
 impl fmt::Display for Operation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -113,6 +142,40 @@ mod tests {
             assert_eq!(back, op);
         }
         assert_eq!("records.create".parse::<Operation>(), Err(UnknownOperation));
+    }
+
+    #[test]
+    fn routes_map_to_operations() {
+        use axum::http::Method;
+        let cases = [
+            (Method::POST, "/v1/records", Some(Operation::RecordsCreate)),
+            (Method::GET, "/v1/records", Some(Operation::RecordsList)),
+            (Method::GET, "/v1/records/{id}", Some(Operation::RecordsGet)),
+            (
+                Method::DELETE,
+                "/v1/records/{record_id}",
+                Some(Operation::RecordsDelete),
+            ),
+            (Method::POST, "/v1/encrypt", Some(Operation::Encrypt)),
+            (Method::POST, "/v1/decrypt", Some(Operation::Decrypt)),
+            (Method::POST, "/v1/rewrap", Some(Operation::Rewrap)),
+            (Method::POST, "/v1/blind-index", Some(Operation::BlindIndex)),
+            (Method::POST, "/v1/ai/analyze", Some(Operation::AiAnalyze)),
+            (Method::GET, "/v1/health", None),
+            (Method::GET, "/v1/usage", None),
+            (Method::GET, "/v1/openapi.json", None),
+            (Method::GET, "/.well-known/zenalyze", None),
+            (Method::GET, "/metrics", None),
+            (Method::GET, "/v1/encrypt", None),
+            (Method::GET, "/v1/records/abc", None),
+            (Method::GET, "/v1/records/{}", None),
+            (Method::GET, "/v1/ai/jobs/{id}", None),
+            (Method::GET, "/v1/ai/attestation", None),
+            (Method::POST, "/v1/admin/tenants", None),
+        ];
+        for (m, route, op) in cases {
+            assert_eq!(Operation::for_route(&m, route), op, "{m} {route}");
+        }
         assert!(serde_json::from_str::<Operation>("\"health\"").is_err());
     }
 }

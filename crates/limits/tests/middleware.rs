@@ -139,3 +139,60 @@ async fn layer_limits_meters_and_sets_headers() {
         12
     );
 }
+
+#[tokio::test]
+async fn route_layer_finds_the_operation_from_the_matched_path() {
+    let clock = Arc::new(ManualClock::new(datetime!(2026-11-25 12:00:00 UTC)));
+    let sink = Arc::new(MemoryUsageSink::new());
+    let limiter =
+        Limiter::with_backend(Arc::new(MemoryLimiter::new()), sink.clone()).clock(clock.clone());
+    let app = Router::new()
+        .route("/v1/encrypt", post(|| async { "ok" }))
+        .route(
+            "/v1/records/{id}",
+            axum::routing::get(|| async { "rec" }).delete(|| async { "gone" }),
+        )
+        .route("/v1/health", axum::routing::get(|| async { "up" }))
+        .route_layer(limiter.route_layer())
+        .layer(axum::middleware::from_fn(fake_auth));
+    let r = call(&app, "/v1/encrypt", None).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(header(&r, "ratelimit-remaining").as_deref(), Some("11"));
+    let r = app
+        .clone()
+        .oneshot(
+            Request::builder()
+                .method("DELETE")
+                .uri("/v1/records/rec_1")
+                .body(Body::empty())
+                .expect("req"),
+        )
+        .await
+        .expect("infallible");
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(header(&r, "ratelimit-remaining").as_deref(), Some("10"));
+    let r = call(&app, "/v1/health", Some("x-test-no-subject")).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(header(&r, "ratelimit-limit").is_none());
+    limiter.usage().flush().await.expect("flush");
+    let day = time::macros::date!(2026 - 11 - 25);
+    assert_eq!(sink.count("ten_mw", Operation::Encrypt, day), 1);
+    assert_eq!(sink.count("ten_mw", Operation::RecordsDelete, day), 1);
+
+    // Unknown paths (no route matched) are 404, untouched.
+    let r = call(&app, "/v1/nowhere", None).await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert!(header(&r, "ratelimit-limit").is_none());
+    // `Router::layer` works as well (axum applies it per route) and leaves
+    // the 404 fallback alone.
+    let with_layer = Router::new()
+        .route("/v1/encrypt", post(|| async { "ok" }))
+        .layer(limiter.route_layer())
+        .layer(axum::middleware::from_fn(fake_auth));
+    let r = call(&with_layer, "/v1/encrypt", None).await;
+    assert_eq!(header(&r, "ratelimit-remaining").as_deref(), Some("9"));
+    assert_eq!(
+        call(&with_layer, "/v1/nowhere", None).await.status(),
+        StatusCode::NOT_FOUND
+    );
+}
