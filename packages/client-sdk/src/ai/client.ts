@@ -119,6 +119,13 @@ export class ZenalyzeAI {
     this.#now = options.now ?? (() => Date.now());
   }
 
+  // Always invoked with `globalThis` as `this`: a browser's `fetch` (the
+  // default, or `window.fetch` passed by the caller) throws "Illegal
+  // invocation" when called as a method of another object.
+  #send(url: string, init: FetchInit): Promise<FetchResponseLike> {
+    return Reflect.apply(this.#fetch, globalThis, [url, init]) as Promise<FetchResponseLike>;
+  }
+
   #url(path: string): string {
     return this.#opts.baseUrl.replace(/\/+$/, '') + path;
   }
@@ -134,7 +141,7 @@ export class ZenalyzeAI {
   async attest(): Promise<{ keyConfig: KeyConfig; attestation: VerifiedAttestation }> {
     const challenge = aiRandomBytes(32, this.#opts);
     const path = this.#opts.attestationPath ?? '/v1/ai/attestation';
-    const res = await this.#fetch(`${this.#url(path)}?nonce=${toHex(challenge)}`, { method: 'GET', headers: this.#headers({ accept: 'application/json' }) });
+    const res = await this.#send(`${this.#url(path)}?nonce=${toHex(challenge)}`, { method: 'GET', headers: this.#headers({ accept: 'application/json' }) });
     const text = utf8DecodeStrict(new Uint8Array(await res.arrayBuffer()));
     if (res.status !== 200 || text === undefined) throw new AiRequestError(res.status, `attestation request failed with HTTP ${res.status}`);
     let doc: Uint8Array;
@@ -185,7 +192,7 @@ export class ZenalyzeAI {
       for (let attempt = 0; ; attempt++) {
         const config = await this.#config();
         const sealed = await sealRequest(config, plaintext, this.#subtleOpts());
-        const res = await this.#fetch(this.#url(this.#opts.analyzePath ?? '/v1/ai/analyze'), {
+        const res = await this.#send(this.#url(this.#opts.analyzePath ?? '/v1/ai/analyze'), {
           method: 'POST',
           headers: this.#headers({ [ENCAPSULATED_KEY_HEADER]: sealed.encapsulatedKeyHex, 'content-type': 'application/octet-stream' }),
           body: ownBuffer(sealed.body),

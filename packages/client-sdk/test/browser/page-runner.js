@@ -6,6 +6,7 @@ import * as ai from '/dist/ai/index.js';
 import { registerCoreSuite } from '/test/shared/core.suite.js';
 import { registerAiSuite } from '/test/shared/ai.suite.js';
 import { registerAttestationSuite } from '/test/shared/attestation.suite.js';
+import { registerEnclaveSuite } from '/test/shared/enclave.suite.js';
 
 const log = document.getElementById('log');
 const params = new URLSearchParams(location.search);
@@ -48,6 +49,12 @@ async function loadNitroFixtures() {
   }
 }
 
+async function loadEnclave() {
+  const res = await fetch('/enclave-info.json', { cache: 'no-store' });
+  if (!res.ok) return { error: 'no Rust enclave binary (see the runner output)' };
+  return { info: await res.json(), baseUrl: `${location.origin}/enclave` };
+}
+
 async function main() {
   const tests = [];
   registerCoreSuite({
@@ -66,6 +73,11 @@ async function main() {
     test: (name, fn, opts = {}) => tests.push({ name, fn, skip: opts.skip }),
     ai,
     fixtures: await loadNitroFixtures(),
+  });
+  registerEnclaveSuite({
+    test: (name, fn, opts = {}) => tests.push({ name, fn, skip: opts.skip }),
+    ai,
+    enclave: await loadEnclave(),
   });
   let passed = 0;
   let failed = 0;

@@ -5,10 +5,22 @@
 import { startServer } from './static-server.mjs';
 import { launchChromium } from './chromium.mjs';
 import { fixturesDir, hpkeVectorsPath, vectorsPath } from '../node/load-vectors.js';
+import { binaryCandidates, findEnclaveBinary, startEnclave } from '../node/enclave-process.js';
 
 const TIMEOUT_MS = Number(process.env.ZENALYZE_BROWSER_TIMEOUT_MS ?? 300_000);
 
-const srv = await startServer({ vectorsPath: vectorsPath(), hpkeVectorsPath: hpkeVectorsPath(), fixturesDir: fixturesDir(), index: 'test/browser/index.html' });
+// The Rust enclave for the browser end-to-end suite (skipped loudly without it).
+const enclaveBin = findEnclaveBinary();
+const enclave = enclaveBin ? await startEnclave(enclaveBin) : null;
+if (!enclave) console.error(`SKIPPED: no zenalyze binary with the \`enclave\` command (looked at ${binaryCandidates().join(', ')})`);
+
+const srv = await startServer({
+  vectorsPath: vectorsPath(),
+  hpkeVectorsPath: hpkeVectorsPath(),
+  fixturesDir: fixturesDir(),
+  index: 'test/browser/index.html',
+  enclave,
+});
 const browser = await launchChromium();
 let exitCode = 1;
 try {
@@ -57,5 +69,6 @@ try {
 } finally {
   await browser.close();
   await srv.close();
+  enclave?.stop();
 }
 process.exit(exitCode);

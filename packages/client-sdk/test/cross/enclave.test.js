@@ -6,65 +6,26 @@
 // sealed answer. Skipped LOUDLY when no binary with `enclave` is found.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { ZenalyzeAI, AttestationError, sealRequest, parseKeysBody } from '../../dist/ai/index.js';
 import { base64Decode } from '../../dist/index.js';
+import { binaryCandidates, findEnclaveBinary, startEnclave } from '../node/enclave-process.js';
 
-function findBinary() {
-  const candidates = [];
-  if (process.env.ZENALYZE_BIN) candidates.push(process.env.ZENALYZE_BIN);
-  if (process.env.CARGO_TARGET_DIR) candidates.push(path.join(process.env.CARGO_TARGET_DIR, 'debug', 'zenalyze'));
-  candidates.push('/root/.cache/zenalyze-target/debug/zenalyze');
-  for (const c of candidates) {
-    if (existsSync(c) && spawnSync(c, ['enclave', '--help'], { timeout: 20_000 }).status === 0) return { bin: c, candidates };
-  }
-  return { bin: null, candidates };
-}
-
-const { bin, candidates } = findBinary();
-const skip = bin ? false : `SKIPPED: no zenalyze binary with the \`enclave\` command (looked at ${candidates.join(', ')})`;
+const bin = findEnclaveBinary();
+const skip = bin ? false : `SKIPPED: no zenalyze binary with the \`enclave\` command (looked at ${binaryCandidates().join(', ')})`;
 if (skip) process.stderr.write(`\n*** ${skip} ***\n\n`);
 
-let child;
+let enclave;
 let info;
-let dataDir;
 
 before(async () => {
   if (skip) return;
-  dataDir = mkdtempSync(path.join(tmpdir(), 'zenalyze-enclave-'));
-  child = spawn(bin, ['enclave', '--listen', 'tcp:127.0.0.1:0', '--data-dir', path.join(dataDir, 'data'), '--provider', 'offline'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, RUST_LOG: 'warn' },
-  });
-  child.stderr.resume();
-  const lines = createInterface({ input: child.stdout });
-  info = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('enclave did not print its listening line within 60 s')), 60_000);
-    child.once('exit', (code) => reject(new Error(`enclave exited early with ${code}`)));
-    lines.on('line', (line) => {
-      try {
-        const j = JSON.parse(line);
-        if (j.event === 'listening') {
-          clearTimeout(timer);
-          resolve(j);
-        }
-      } catch {
-        // not the JSON line
-      }
-    });
-  });
+  enclave = await startEnclave(bin);
+  info = enclave.info;
 });
 
-after(() => {
-  if (child && child.exitCode === null) child.kill('SIGTERM');
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
-});
+after(() => enclave?.stop());
 
-const baseUrl = () => `http://${info.address.replace(/^tcp:/, '')}`;
+const baseUrl = () => enclave.baseUrl;
 const devPolicy = () => ({ trustedRootSha256: info.dev_root_sha256, measurements: [], allowDebug: true });
 const client = (overrides = {}) =>
   new ZenalyzeAI({ baseUrl: baseUrl(), attestationPath: '/attestation', analyzePath: '/v1/analyze', policy: devPolicy(), ...overrides });
