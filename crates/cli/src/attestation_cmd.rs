@@ -246,8 +246,11 @@ fn read_policy(path: &Path) -> Result<Policy> {
 /// private key of a development root bundle, are ignored and never echoed).
 fn read_root(path: &Path) -> Result<TrustedRoot> {
     let bytes = read_limited(path, 1 << 20, "root certificate")?;
+    // The file may be a development root bundle that also holds the private
+    // key: keep the text in a zeroizing buffer and never echo it.
+    let bytes = zeroize::Zeroizing::new(bytes);
     let text =
-        String::from_utf8(bytes).map_err(|_| anyhow!("--root {} is not PEM", path.display()))?;
+        std::str::from_utf8(&bytes).map_err(|_| anyhow!("--root {} is not PEM", path.display()))?;
     let mut certs = Vec::new();
     let mut current: Option<String> = None;
     for line in text.lines() {

@@ -385,3 +385,93 @@ fn bad_inputs_are_one_line_errors() {
         "policy",
     );
 }
+
+#[test]
+fn development_root_via_root_flag() {
+    use zenalyze_attestation::dev::{DevDocumentRequest, DevRoot};
+    // 2026-01-01T00:00:00Z
+    let now_ms: u64 = 1_767_225_600_000;
+    let root = DevRoot::generate(now_ms / 1000).unwrap();
+    let doc = root
+        .issue(&DevDocumentRequest::new("dev-enclave", now_ms).with_nonce(vec![0xab; 16]))
+        .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let doc_path = tmp.path().join("doc.cose");
+    std::fs::write(&doc_path, &doc).unwrap();
+    let bundle = tmp.path().join("attestation-root.pem");
+    std::fs::write(&bundle, root.to_pem().unwrap().as_bytes()).unwrap();
+    let cert = tmp.path().join("root.pem");
+    std::fs::write(&cert, root.cert_pem().unwrap()).unwrap();
+    let doc_arg = doc_path.to_str().unwrap();
+    let at = "2026-01-01T00:00:10Z";
+    let nonce = "ab".repeat(16);
+    // The bundle (key + certificate) or the certificate alone, with debug.
+    for root_file in [&bundle, &cert] {
+        let o = zenalyze(&[
+            "attestation",
+            "verify",
+            doc_arg,
+            "--at",
+            at,
+            "--root",
+            root_file.to_str().unwrap(),
+            "--allow-debug",
+            "--nonce",
+            &nonce,
+        ]);
+        assert!(o.status.success(), "stderr: {}", stderr(&o));
+        let out = stdout(&o);
+        assert!(
+            out.contains("DEBUG") && out.contains("dev-enclave"),
+            "{out}"
+        );
+        assert!(out.contains(&root.sha256_fingerprint_hex()), "{out}");
+        assert!(out.contains("nonce:       checked"), "{out}");
+        assert!(!out.contains("PRIVATE"), "{out}");
+    }
+    // Under the default AWS root: untrusted.
+    assert_refused(
+        &zenalyze(&[
+            "attestation",
+            "verify",
+            doc_arg,
+            "--at",
+            at,
+            "--allow-debug",
+        ]),
+        "untrusted root",
+    );
+    // Pinned by fingerprint in a policy file.
+    let policy = tmp.path().join("dev-policy.json");
+    std::fs::write(
+        &policy,
+        format!(
+            r#"{{"root_sha256": "{}", "allow_debug": true}}"#,
+            root.sha256_fingerprint_hex()
+        ),
+    )
+    .unwrap();
+    let o = zenalyze(&[
+        "attestation",
+        "verify",
+        doc_arg,
+        "--at",
+        at,
+        "--policy",
+        policy.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "stderr: {}", stderr(&o));
+    // Without debug allowed: refused.
+    assert_refused(
+        &zenalyze(&[
+            "attestation",
+            "verify",
+            doc_arg,
+            "--at",
+            at,
+            "--root",
+            cert.to_str().unwrap(),
+        ]),
+        "refuses everything",
+    );
+}
