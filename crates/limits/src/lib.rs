@@ -19,6 +19,52 @@
 //!
 //! The decision rule itself is pure ([`decision::decide`], [`gcra::check`],
 //! [`window::span_at`]): time is a parameter.
+//!
+//! # Wiring in the gateway
+//!
+//! 1. Configuration: embed [`LimitsConfig`] as `[limits]` (serde,
+//!    `deny_unknown_fields`, every field has a default).
+//! 2. Start-up (inside the Tokio runtime; the feature `store` gives
+//!    `StoreUsageSink`):
+//!    ```ignore
+//!    let sink = Arc::new(zenalyze_limits::StoreUsageSink::new(store.clone()));
+//!    let limiter = Limiter::from_config(&cfg.limits, Some(&registry), sink).await?;
+//!    let flusher = limiter.usage().spawn_flusher(cfg.limits.usage_flush_interval());
+//!    // `zenalyze dev`: backend = "memory" (the default).
+//!    ```
+//! 3. Authentication middleware: after resolving the API key, insert a
+//!    [`LimitSubject`] into the request extensions:
+//!    `LimitSubject { tenant_id: tenant.id.to_string(), limits: TierLimits::from(&tenant) }`
+//!    (or `TierLimits::for_tier(tier).with_overrides(quota_override, burst_override)`).
+//! 4. Routes: either one layer for the whole API router, which finds the
+//!    operation from the method and route template ([`Operation::for_route`])
+//!    and leaves unmetered routes alone:
+//!    ```ignore
+//!    let api = Router::new()
+//!        .route("/v1/encrypt", post(encrypt))
+//!        /* … every /v1 route … */
+//!        .route_layer(limiter.route_layer())   // inside auth
+//!        .layer(from_fn_with_state(state, authenticate)); // outside
+//!    ```
+//!    or one layer per metered route:
+//!    `post(encrypt).layer(limiter.layer(Operation::Encrypt))`, or, inside a
+//!    handler, `match limiter.enforce(&tenant, &limits, op).await { Err(resp)
+//!    => return resp, Ok(d) => /* handle, then */ d.apply_headers(resp.headers_mut()) }`.
+//!    Refusals are complete 429 responses (problem+json, `RateLimit-*`,
+//!    `Retry-After`); the gateway's problem middleware may add
+//!    `request_id` to the body.
+//! 5. `GET /v1/usage` (unmetered): parse [`UsageQuery`] with
+//!    [`UsageRange::parse`]`(&query, today_utc)` (errors → 400
+//!    `invalid-parameter` with the error's text), read the store's rows for
+//!    the caller's tenant, and answer
+//!    `limiter.usage_report(tenant, &limits, range, store_sink::usage_rows(rows)).await?`.
+//! 6. Metrics: the limiter registers into the gateway's registry (step 2);
+//!    call `limiter.metrics_handle().map(|m| m.set_tenants_per_tier(tier, n))`
+//!    at start and after tenant changes.
+//! 7. Graceful shutdown: after the server stopped accepting requests,
+//!    `flusher.shutdown().await` (logs and keeps the counts on error).
+//! 8. Benchmark switch: `[limits] enabled = false` turns checks and headers
+//!    off (usage stays metered).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
