@@ -49,6 +49,14 @@ pub struct CreatedTenant {
     pub publishable_key: String,
 }
 
+impl Drop for CreatedTenant {
+    fn drop(&mut self) {
+        use zeroize::Zeroize;
+        self.secret_key.zeroize();
+        self.publishable_key.zeroize();
+    }
+}
+
 impl std::fmt::Debug for CreatedTenant {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CreatedTenant")
@@ -145,6 +153,13 @@ pub struct CreatedApiKey {
     pub scopes: Vec<String>,
     /// Creation time (RFC 3339).
     pub created_at: String,
+}
+
+impl Drop for CreatedApiKey {
+    fn drop(&mut self) {
+        use zeroize::Zeroize;
+        self.secret.zeroize();
+    }
 }
 
 impl std::fmt::Debug for CreatedApiKey {
