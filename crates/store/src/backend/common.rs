@@ -380,7 +380,10 @@ fn complete_draft(unit: &mut WriteUnit) -> Result<()> {
                 u64_to_i64(q, "quota override")?;
             }
         }
-        Mutation::UpdateTenant(TenantUpdate { quota_override: Some(q), .. }) => {
+        Mutation::UpdateTenant(TenantUpdate {
+            quota_override: Some(q),
+            ..
+        }) => {
             u64_to_i64(*q, "quota override")?;
         }
         Mutation::InsertRecord(r) => {
