@@ -282,7 +282,7 @@ fn p384_spki(point: &[u8]) -> Result<Vec<u8>, DevError> {
     Ok(der_tlv(TAG_SEQUENCE, &[&alg, &key]))
 }
 
-fn extension<T: Encode>(
+pub(crate) fn extension<T: Encode>(
     oid: ObjectIdentifier,
     critical: bool,
     value: &T,
@@ -296,18 +296,20 @@ fn extension<T: Encode>(
     enc(&ext, "extension")
 }
 
-struct CertSpec<'a> {
-    issuer_der: &'a [u8],
-    subject_der: &'a [u8],
-    not_before: u64,
-    not_after: u64,
-    public_key: &'a [u8],
-    ca: bool,
+pub(crate) struct CertSpec<'a> {
+    pub(crate) issuer_der: &'a [u8],
+    pub(crate) subject_der: &'a [u8],
+    pub(crate) not_before: u64,
+    pub(crate) not_after: u64,
+    pub(crate) public_key: &'a [u8],
+    pub(crate) ca: bool,
+    /// Encoded extensions replacing the profile's (tests of the verifier).
+    pub(crate) extensions: Option<&'a [Vec<u8>]>,
 }
 
 /// Build and sign a certificate with `signer` (ECDSA P-384/SHA-384, DER
 /// signature).
-fn build_cert(
+pub(crate) fn build_cert(
     spec: &CertSpec<'_>,
     signer: &EcdsaKeyPair,
     rng: &SystemRandom,
@@ -340,12 +342,20 @@ fn build_cert(
             KeyUsage(KeyUsages::DigitalSignature.into()),
         )
     };
-    let exts = [
+    let profile = [
         extension(OID_BASIC_CONSTRAINTS, true, &bc)?,
         extension(OID_KEY_USAGE, true, &ku)?,
     ];
-    let ext_seq = der_tlv(TAG_SEQUENCE, &[&exts[0], &exts[1]]);
-    let extensions = der_tlv(TAG_EXTENSIONS, &[&ext_seq]);
+    let exts: Vec<&[u8]> = match spec.extensions {
+        Some(custom) => custom.iter().map(Vec::as_slice).collect(),
+        None => profile.iter().map(Vec::as_slice).collect(),
+    };
+    let ext_seq = der_tlv(TAG_SEQUENCE, &exts);
+    let extensions = if exts.is_empty() {
+        Vec::new()
+    } else {
+        der_tlv(TAG_EXTENSIONS, &[&ext_seq])
+    };
     let tbs = der_tlv(
         TAG_SEQUENCE,
         &[
@@ -366,7 +376,7 @@ fn build_cert(
     Ok(der_tlv(TAG_SEQUENCE, &[&tbs, &alg, &sig]))
 }
 
-fn name_der(name: &str) -> Result<Vec<u8>, DevError> {
+pub(crate) fn name_der(name: &str) -> Result<Vec<u8>, DevError> {
     let n = Name::from_str(name).map_err(|_| DevError::Encoding("name"))?;
     enc(&n, "name")
 }
@@ -391,6 +401,7 @@ impl DevRoot {
                 not_after: not_before.saturating_add(DEV_ROOT_VALIDITY_SECS),
                 public_key: key.public_key().as_ref(),
                 ca: true,
+                extensions: None,
             },
             &key,
             &rng,
@@ -519,6 +530,7 @@ impl DevRoot {
                 not_after: ts_secs.saturating_add(DEV_LEAF_VALIDITY_SECS),
                 public_key: leaf_key.public_key().as_ref(),
                 ca: false,
+                extensions: None,
             },
             &self.key,
             &rng,

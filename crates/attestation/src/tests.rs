@@ -385,3 +385,447 @@ fn deep_nesting_does_not_overflow_the_stack() {
     let huge_map = [0xbb, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff];
     assert!(Payload::parse(&huge_map).is_err());
 }
+
+mod chain {
+    use aws_lc_rs::rand::SystemRandom;
+    use aws_lc_rs::signature::{
+        EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_ASN1_SIGNING, ECDSA_P384_SHA384_ASN1_SIGNING,
+    };
+    use x509_cert::der::asn1::Null;
+    use x509_cert::ext::pkix::{BasicConstraints, KeyUsage, KeyUsages};
+    use x509_cert::spki::ObjectIdentifier;
+
+    use crate::dev::{build_cert, extension, name_der, CertSpec};
+    use crate::error::{CertRole, VerifyError};
+    use crate::x509::{validate_chain, OID_BASIC_CONSTRAINTS, OID_KEY_USAGE};
+
+    const NOW: u64 = 1_767_225_600;
+    const NOW_MS: u64 = NOW * 1000;
+
+    fn key() -> EcdsaKeyPair {
+        EcdsaKeyPair::generate(&ECDSA_P384_SHA384_ASN1_SIGNING).unwrap()
+    }
+
+    fn bc(ca: bool, path_len: Option<u8>) -> Vec<u8> {
+        extension(
+            OID_BASIC_CONSTRAINTS,
+            true,
+            &BasicConstraints {
+                ca,
+                path_len_constraint: path_len,
+            },
+        )
+        .unwrap()
+    }
+
+    fn ku(flags: KeyUsages) -> Vec<u8> {
+        extension(OID_KEY_USAGE, true, &KeyUsage(flags.into())).unwrap()
+    }
+
+    fn ca_exts(path_len: Option<u8>) -> Vec<Vec<u8>> {
+        vec![bc(true, path_len), ku(KeyUsages::KeyCertSign)]
+    }
+
+    fn leaf_exts() -> Vec<Vec<u8>> {
+        vec![bc(false, None), ku(KeyUsages::DigitalSignature)]
+    }
+
+    struct Names {
+        root: Vec<u8>,
+        inter: Vec<u8>,
+        leaf: Vec<u8>,
+    }
+
+    fn names() -> Names {
+        Names {
+            root: name_der("CN=Test Root").unwrap(),
+            inter: name_der("CN=Test Intermediate").unwrap(),
+            leaf: name_der("CN=Test Leaf").unwrap(),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn cert(
+        issuer: &[u8],
+        subject: &[u8],
+        signer: &EcdsaKeyPair,
+        public_key: &[u8],
+        exts: &[Vec<u8>],
+        window: (u64, u64),
+    ) -> Vec<u8> {
+        build_cert(
+            &CertSpec {
+                issuer_der: issuer,
+                subject_der: subject,
+                not_before: window.0,
+                not_after: window.1,
+                public_key,
+                ca: false,
+                extensions: Some(exts),
+            },
+            signer,
+            &SystemRandom::new(),
+        )
+        .unwrap()
+    }
+
+    const VALID: (u64, u64) = (NOW - 3600, NOW + 3600);
+
+    struct Chain {
+        root: Vec<u8>,
+        inter: Vec<u8>,
+        leaf: Vec<u8>,
+    }
+
+    /// Build root → intermediate → leaf with per-certificate extensions.
+    fn chain(root_exts: &[Vec<u8>], inter_exts: &[Vec<u8>], leaf_exts: &[Vec<u8>]) -> Chain {
+        let n = names();
+        let (rk, ik, lk) = (key(), key(), key());
+        Chain {
+            root: cert(
+                &n.root,
+                &n.root,
+                &rk,
+                rk.public_key().as_ref(),
+                root_exts,
+                VALID,
+            ),
+            inter: cert(
+                &n.root,
+                &n.inter,
+                &rk,
+                ik.public_key().as_ref(),
+                inter_exts,
+                VALID,
+            ),
+            leaf: cert(
+                &n.inter,
+                &n.leaf,
+                &ik,
+                lk.public_key().as_ref(),
+                leaf_exts,
+                VALID,
+            ),
+        }
+    }
+
+    fn check(c: &Chain) -> Result<(), VerifyError> {
+        validate_chain(&c.leaf, &[c.root.clone(), c.inter.clone()], NOW_MS).map(|_| ())
+    }
+
+    #[test]
+    fn good_chain_validates() {
+        let c = chain(&ca_exts(None), &ca_exts(Some(0)), &leaf_exts());
+        check(&c).unwrap();
+        // Leaf without any extension is fine (no CA claim, no usage limit).
+        let c = chain(&ca_exts(None), &ca_exts(Some(0)), &[]);
+        check(&c).unwrap();
+        // An unknown non-critical extension is ignored.
+        let unknown = extension(ObjectIdentifier::new_unwrap("1.2.3.4"), false, &Null).unwrap();
+        let c = chain(
+            &ca_exts(None),
+            &[bc(true, None), ku(KeyUsages::KeyCertSign), unknown],
+            &leaf_exts(),
+        );
+        check(&c).unwrap();
+    }
+
+    #[test]
+    fn ca_constraints_are_enforced() {
+        let not_ca = |r: Result<(), VerifyError>, role: CertRole| match r {
+            Err(VerifyError::NotACa { cert, .. }) => assert_eq!(cert, role),
+            other => panic!("expected NotACa for {role}, got {other:?}"),
+        };
+        let inter = CertRole::Intermediate(1);
+        not_ca(
+            check(&chain(
+                &ca_exts(None),
+                &[ku(KeyUsages::KeyCertSign)],
+                &leaf_exts(),
+            )),
+            inter,
+        );
+        not_ca(
+            check(&chain(
+                &ca_exts(None),
+                &[bc(false, None), ku(KeyUsages::KeyCertSign)],
+                &leaf_exts(),
+            )),
+            inter,
+        );
+        not_ca(
+            check(&chain(
+                &ca_exts(None),
+                &[bc(true, None), ku(KeyUsages::DigitalSignature)],
+                &leaf_exts(),
+            )),
+            inter,
+        );
+        not_ca(
+            check(&chain(&ca_exts(None), &[bc(true, None)], &leaf_exts())),
+            inter,
+        );
+        // Root with pathLen 0 cannot have an intermediate CA below it.
+        not_ca(
+            check(&chain(&ca_exts(Some(0)), &ca_exts(None), &leaf_exts())),
+            CertRole::Root,
+        );
+        // Root without keyCertSign.
+        not_ca(
+            check(&chain(
+                &[bc(true, None), ku(KeyUsages::CRLSign)],
+                &ca_exts(None),
+                &leaf_exts(),
+            )),
+            CertRole::Root,
+        );
+    }
+
+    #[test]
+    fn leaf_constraints_are_enforced() {
+        for exts in [
+            vec![bc(true, None)],
+            vec![bc(false, None), ku(KeyUsages::KeyCertSign)],
+        ] {
+            let c = chain(&ca_exts(None), &ca_exts(Some(0)), &exts);
+            assert!(
+                matches!(
+                    check(&c),
+                    Err(VerifyError::BadCertificate {
+                        cert: CertRole::Leaf,
+                        ..
+                    })
+                ),
+                "{:?}",
+                check(&c)
+            );
+        }
+    }
+
+    #[test]
+    fn extension_rules_are_enforced() {
+        let critical_unknown =
+            extension(ObjectIdentifier::new_unwrap("1.2.3.4"), true, &Null).unwrap();
+        let cases = [
+            vec![bc(true, None), ku(KeyUsages::KeyCertSign), critical_unknown],
+            vec![bc(true, None), bc(true, None), ku(KeyUsages::KeyCertSign)],
+        ];
+        for exts in cases {
+            let c = chain(&ca_exts(None), &exts, &leaf_exts());
+            assert!(
+                matches!(
+                    check(&c),
+                    Err(VerifyError::BadCertificate {
+                        cert: CertRole::Intermediate(1),
+                        ..
+                    })
+                ),
+                "{:?}",
+                check(&c)
+            );
+        }
+    }
+
+    #[test]
+    fn names_signatures_and_validity_are_enforced() {
+        let n = names();
+        let (rk, ik, lk) = (key(), key(), key());
+        let root = cert(
+            &n.root,
+            &n.root,
+            &rk,
+            rk.public_key().as_ref(),
+            &ca_exts(None),
+            VALID,
+        );
+        let inter = cert(
+            &n.root,
+            &n.inter,
+            &rk,
+            ik.public_key().as_ref(),
+            &ca_exts(Some(0)),
+            VALID,
+        );
+        let run = |leaf: &[u8], cab: &[Vec<u8>]| validate_chain(leaf, cab, NOW_MS).map(|_| ());
+        let good_leaf = cert(
+            &n.inter,
+            &n.leaf,
+            &ik,
+            lk.public_key().as_ref(),
+            &leaf_exts(),
+            VALID,
+        );
+        run(&good_leaf, &[root.clone(), inter.clone()]).unwrap();
+
+        // Issuer name is not the intermediate's subject.
+        let other = name_der("CN=Someone Else").unwrap();
+        let leaf = cert(
+            &other,
+            &n.leaf,
+            &ik,
+            lk.public_key().as_ref(),
+            &leaf_exts(),
+            VALID,
+        );
+        assert_eq!(
+            run(&leaf, &[root.clone(), inter.clone()]),
+            Err(VerifyError::ChainNameMismatch {
+                cert: CertRole::Leaf
+            })
+        );
+        // Right name, wrong key (signed by the root key).
+        let leaf = cert(
+            &n.inter,
+            &n.leaf,
+            &rk,
+            lk.public_key().as_ref(),
+            &leaf_exts(),
+            VALID,
+        );
+        assert_eq!(
+            run(&leaf, &[root.clone(), inter.clone()]),
+            Err(VerifyError::CertificateSignature {
+                cert: CertRole::Leaf
+            })
+        );
+        // Intermediate expired / not yet valid.
+        for window in [(NOW - 7200, NOW - 1), (NOW + 1, NOW + 7200)] {
+            let inter = cert(
+                &n.root,
+                &n.inter,
+                &rk,
+                ik.public_key().as_ref(),
+                &ca_exts(Some(0)),
+                window,
+            );
+            assert!(matches!(
+                run(&good_leaf, &[root.clone(), inter]),
+                Err(VerifyError::CertificateExpiredOrNotYetValid {
+                    cert: CertRole::Intermediate(1),
+                    ..
+                })
+            ));
+        }
+        // Bounds are inclusive at one-second resolution.
+        let inter_edge = cert(
+            &n.root,
+            &n.inter,
+            &rk,
+            ik.public_key().as_ref(),
+            &ca_exts(Some(0)),
+            (NOW, NOW),
+        );
+        run(&good_leaf, &[root.clone(), inter_edge.clone()]).unwrap();
+        validate_chain(
+            &good_leaf,
+            &[root.clone(), inter_edge.clone()],
+            NOW_MS + 999,
+        )
+        .unwrap();
+        assert!(validate_chain(&good_leaf, &[root.clone(), inter_edge], NOW_MS + 1000).is_err());
+        // A root that is not self-signed.
+        let other_key = key();
+        let fake_root = cert(
+            &n.root,
+            &n.root,
+            &other_key,
+            rk.public_key().as_ref(),
+            &ca_exts(None),
+            VALID,
+        );
+        assert_eq!(
+            run(&good_leaf, &[fake_root, inter.clone()]),
+            Err(VerifyError::CertificateSignature {
+                cert: CertRole::Root
+            })
+        );
+        // Order matters: [inter, root] is refused.
+        assert!(run(&good_leaf, &[inter.clone(), root.clone()]).is_err());
+        // Leaf directly under the root (intermediate skipped): name mismatch.
+        assert!(run(&good_leaf, std::slice::from_ref(&root)).is_err());
+    }
+
+    #[test]
+    fn algorithm_and_encoding_rules_are_enforced() {
+        let n = names();
+        let (rk, ik) = (key(), key());
+        let root = cert(
+            &n.root,
+            &n.root,
+            &rk,
+            rk.public_key().as_ref(),
+            &ca_exts(None),
+            VALID,
+        );
+        let inter = cert(
+            &n.root,
+            &n.inter,
+            &rk,
+            ik.public_key().as_ref(),
+            &ca_exts(Some(0)),
+            VALID,
+        );
+        // A P-256 subject key.
+        let p256 = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_ASN1_SIGNING).unwrap();
+        let leaf = cert(
+            &n.inter,
+            &n.leaf,
+            &ik,
+            p256.public_key().as_ref(),
+            &leaf_exts(),
+            VALID,
+        );
+        assert!(matches!(
+            validate_chain(&leaf, &[root.clone(), inter.clone()], NOW_MS),
+            Err(VerifyError::BadCertificate {
+                cert: CertRole::Leaf,
+                ..
+            })
+        ));
+        // ecdsa-with-SHA256 instead of SHA384 (OID edited in both places).
+        let lk = key();
+        let leaf = cert(
+            &n.inter,
+            &n.leaf,
+            &ik,
+            lk.public_key().as_ref(),
+            &leaf_exts(),
+            VALID,
+        );
+        let sha384 = [0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x03];
+        let mut edited = leaf.clone();
+        let mut count = 0;
+        let mut i = 0;
+        while i + sha384.len() <= edited.len() {
+            if edited[i..i + sha384.len()] == sha384 {
+                edited[i + sha384.len() - 1] = 0x02;
+                count += 1;
+            }
+            i += 1;
+        }
+        assert_eq!(count, 2);
+        assert_eq!(
+            validate_chain(&edited, &[root.clone(), inter.clone()], NOW_MS).err(),
+            Some(VerifyError::BadCertificate {
+                cert: CertRole::Leaf,
+                reason: "signature algorithm is not ecdsa-with-SHA384"
+            })
+        );
+        // Non-minimal DER length on the outer SEQUENCE.
+        assert_eq!(leaf[0], 0x30);
+        assert_eq!(leaf[1], 0x82);
+        let mut long = vec![0x30, 0x83, 0x00];
+        long.extend_from_slice(&leaf[2..]);
+        assert!(matches!(
+            validate_chain(&long, &[root.clone(), inter.clone()], NOW_MS),
+            Err(VerifyError::BadCertificate {
+                cert: CertRole::Leaf,
+                ..
+            })
+        ));
+        // Trailing garbage after the certificate.
+        let mut trailing = leaf.clone();
+        trailing.push(0);
+        assert!(validate_chain(&trailing, &[root, inter], NOW_MS).is_err());
+    }
+}
