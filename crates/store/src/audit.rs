@@ -553,15 +553,14 @@ impl ChainVerifier {
         let event = match row {
             Ok(e) => e,
             Err(seq) => {
-                let seq = seq.min(self.expected_seq);
-                self.fail(
-                    seq,
-                    if seq < self.expected_seq {
-                        BreakReason::Missing
-                    } else {
-                        BreakReason::Undecodable
-                    },
-                );
+                // An undecodable row past the expected seq means the
+                // expected one is missing first.
+                let reason = if seq > self.expected_seq {
+                    BreakReason::Missing
+                } else {
+                    BreakReason::Undecodable
+                };
+                self.fail(self.expected_seq, reason);
                 return false;
             }
         };
@@ -873,6 +872,16 @@ mod tests {
         let mut v = ChainVerifier::new();
         v.push(Ok(&events[0]));
         v.push(Err(2));
+        let mut gap = ChainVerifier::new();
+        gap.push(Ok(&events[0]));
+        gap.push(Err(3));
+        assert_eq!(
+            gap.finish(None).first_break,
+            Some(ChainBreak {
+                seq: 2,
+                reason: BreakReason::Missing
+            })
+        );
         assert_eq!(
             v.finish(None).first_break,
             Some(ChainBreak {

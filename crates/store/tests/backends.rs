@@ -1067,3 +1067,28 @@ async fn concurrent_first_open_of_a_fresh_sqlite_file() {
         store.close().await;
     }
 }
+
+async fn tamper_undecodable_row_detected(db: &TestDb) {
+    seed_chain(db, 5).await;
+    db.drop_append_only_triggers().await;
+    let short = match db.kind {
+        Kind::Sqlite => "X'0102'",
+        Kind::Postgres => "'\\x0102'::bytea",
+    };
+    db.raw(&format!(
+        "UPDATE audit_events SET hash = {short} WHERE seq = 4"
+    ))
+    .await
+    .unwrap();
+    assert_eq!(
+        first_break(db.store.verify_audit().await.unwrap()),
+        (4, BreakReason::Undecodable)
+    );
+    // The strict reader refuses it; the export fails instead of writing a
+    // line that would not verify.
+    assert!(matches!(
+        db.store.audit_events(0, 100).await.unwrap_err(),
+        StoreError::Corrupt(_)
+    ));
+}
+on_both!(tamper_undecodable_row_detected);
