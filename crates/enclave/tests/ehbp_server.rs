@@ -208,6 +208,17 @@ async fn two_processes_on_one_data_dir_share_the_key_set() {
     let (a, ctx) = ehbp_post(&running2.address, &cfg, BODY).await;
     assert_eq!(a.status, 200);
     assert_eq!(open_answer(&a, &ctx)["output"]["prompt"], "summarise");
+    // One process rotates; the other picks the new key set up at its next maintenance.
+    h1.clock.advance(Duration::from_secs(3601));
+    h1.running.enclave.maintain().unwrap();
+    let rotated = key_config(&h1.running.address).await;
+    assert_eq!(rotated.key_id(), 2);
+    assert_eq!(key_config(&running2.address).await, cfg);
+    running2.enclave.maintain().unwrap();
+    assert_eq!(key_config(&running2.address).await, rotated);
+    // Both still open the previous key during the grace period.
+    let (a, _) = ehbp_post(&running2.address, &cfg, BODY).await;
+    assert_eq!(a.status, 200);
 }
 
 #[tokio::test]
