@@ -17,6 +17,21 @@
 //! Content handling: requests and answers are wiped on drop, `Debug` shows sizes
 //! only, errors ([`ProviderError`]) carry no content, and nothing here logs
 //! content (only provider, model, status and timing at `debug` level).
+//!
+//! ```
+//! use std::sync::Arc;
+//! use zenalyze_ai_providers::{AnalysisRequest, Input, OfflineAnalyzer, Provider};
+//!
+//! let provider: Arc<dyn Provider> = Arc::new(OfflineAnalyzer::new());
+//! let mut req = AnalysisRequest::new("How was my day?");
+//! req.instructions = Some("Summarise kindly.".into());
+//! req.inputs.push(Input::Text("I slept well and had a lovely walk.".into()));
+//! let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+//! let answer = rt.block_on(provider.analyze(&req)).unwrap();
+//! assert_eq!(answer.provider, "offline");
+//! assert_eq!(answer.model, "zenalyze-offline-analyzer-v1");
+//! assert!(answer.output["sentiment"]["overall"]["compound"].as_f64().unwrap() > 0.0);
+//! ```
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
