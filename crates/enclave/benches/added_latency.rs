@@ -48,8 +48,8 @@ impl Provider for FakeProvider {
 
 /// The direct path: plain JSON in, the same request building, the same provider.
 async fn direct(body: Bytes) -> Vec<u8> {
-    let req = zenalyze_enclave::body::build_request(&body, &Default::default())
-        .expect("valid body");
+    let req =
+        zenalyze_enclave::body::build_request(&body, &Default::default()).expect("valid body");
     let a = FakeProvider.analyze(&req).await.expect("fake never fails");
     a.to_json_bytes().expect("json").to_vec()
 }
@@ -84,7 +84,10 @@ async fn main() {
         .build()
         .expect("enclave");
     let running = enclave
-        .spawn(&"tcp:127.0.0.1:0".parse().unwrap(), Duration::from_secs(3600))
+        .spawn(
+            &"tcp:127.0.0.1:0".parse().unwrap(),
+            Duration::from_secs(3600),
+        )
         .await
         .expect("spawn");
     let direct_listener = Listener::bind(&"tcp:127.0.0.1:0".parse::<Address>().unwrap())
@@ -92,7 +95,11 @@ async fn main() {
         .expect("bind");
     let direct_addr = direct_listener.local_address().expect("addr");
     tokio::spawn(async move {
-        axum::serve(direct_listener, Router::new().route("/analyze", post(direct))).await
+        axum::serve(
+            direct_listener,
+            Router::new().route("/analyze", post(direct)),
+        )
+        .await
     });
 
     let enclave_client: Client<Connector, Full<Bytes>> =
@@ -183,7 +190,10 @@ async fn main() {
     let (_, d95, _) = summary("direct (plain JSON)", &mut d);
     summary("paired difference", &mut diff);
     let added = e95 - d95;
-    println!("added latency at p95: {added:.3} ms (target < 5 ms): {}", if added < 5.0 { "PASS" } else { "FAIL" });
+    println!(
+        "added latency at p95: {added:.3} ms (target < 5 ms): {}",
+        if added < 5.0 { "PASS" } else { "FAIL" }
+    );
     running.shutdown().await.expect("shutdown");
     if added >= 5.0 {
         std::process::exit(1);
