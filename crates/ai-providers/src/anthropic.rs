@@ -161,7 +161,7 @@ struct MessagesUsage {
     output_tokens: u64,
 }
 
-fn build_body(
+pub(crate) fn build_body(
     config: &AnthropicConfig,
     req: &AnalysisRequest,
     model: &str,

@@ -253,7 +253,7 @@ struct ChatUsage {
 }
 
 /// Builds the request body (exact-size, wiped buffer).
-fn build_body(
+pub(crate) fn build_body(
     config: &OpenAiConfig,
     req: &AnalysisRequest,
     model: &str,

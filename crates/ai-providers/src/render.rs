@@ -276,3 +276,60 @@ mod tests {
         assert_eq!(join_if_all_text(&parts).unwrap().as_str(), "P\n\na\n\nb");
     }
 }
+
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn input() -> impl Strategy<Value = Input> {
+        prop_oneof![
+            any::<String>().prop_map(Input::Text),
+            any::<String>()
+                .prop_map(|s| Input::Json(serde_json::json!({ "k": s, "n": [1, null, true] }))),
+            (
+                prop_oneof![
+                    Just("image/png".to_owned()),
+                    Just("application/pdf".to_owned()),
+                    Just("text/plain; charset=utf-8".to_owned()),
+                    any::<String>()
+                ],
+                proptest::collection::vec(any::<u8>(), 0..64)
+            )
+                .prop_map(|(media_type, data)| Input::Bytes { media_type, data }),
+            (
+                any::<String>(),
+                proptest::collection::vec(any::<u8>(), 0..64)
+            )
+                .prop_map(|(record_id, plaintext)| Input::Record {
+                    record_id,
+                    plaintext
+                }),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn bodies_never_panic_and_are_json(
+            prompt in any::<String>(),
+            instructions in proptest::option::of(any::<String>()),
+            inputs in proptest::collection::vec(input(), 0..5),
+            max_tokens in proptest::option::of(any::<u32>()),
+        ) {
+            let mut req = AnalysisRequest::new(prompt);
+            req.instructions = instructions;
+            req.inputs = inputs;
+            req.max_tokens = max_tokens;
+            let oa = crate::OpenAiConfig::local("http://127.0.0.1:1/v1", "m");
+            if let Ok(body) = crate::openai::build_body(&oa, &req, "m") {
+                let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+                prop_assert_eq!(&v["model"], "m");
+            }
+            let an = crate::AnthropicConfig::new(crate::ApiKey::from("k"));
+            if let Ok(body) = crate::anthropic::build_body(&an, &req, "m") {
+                let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+                prop_assert!(v["max_tokens"].as_u64().unwrap() > 0);
+            }
+        }
+    }
+}

@@ -670,3 +670,34 @@ async fn anthropic_pdf_and_image_blocks() {
         serde_json::json!({"type":"image","source":{"type":"base64","media_type":"image/gif","data":"R0lGOA=="}})
     );
 }
+
+/// The upstream sends headers at once, then stalls in the middle of the body:
+/// the whole-call timeout must still fire.
+#[tokio::test]
+async fn stalled_body_times_out() {
+    use futures_util::StreamExt;
+    async fn stalling() -> Response {
+        let first: Result<Bytes, std::convert::Infallible> =
+            Ok(Bytes::from_static(br#"{"choices":[{"message":"#));
+        let stream = futures_util::stream::iter([first]).chain(futures_util::stream::pending());
+        let mut resp = Response::new(axum::body::Body::from_stream(stream));
+        resp.headers_mut().insert(
+            HeaderName::from_static("content-type"),
+            HeaderValue::from_static("application/json"),
+        );
+        resp
+    }
+    let app = Router::new().fallback(stalling);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    let started = Instant::now();
+    let e = openai(&format!("http://{addr}"), Duration::from_millis(400))
+        .analyze(&journal_request())
+        .await
+        .unwrap_err();
+    assert!(matches!(e, ProviderError::Timeout), "{e:?}");
+    assert!(started.elapsed() < Duration::from_secs(3));
+}
