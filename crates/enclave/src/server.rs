@@ -28,6 +28,11 @@ use crate::Clock;
 
 /// Plaintext bytes per sealed response chunk.
 pub const RESPONSE_CHUNK: usize = 16 * 1024;
+/// Time allowed to receive a request body.
+pub const BODY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+/// Time allowed for a whole request (provider calls included); on expiry
+/// the handler is dropped, which zeroizes its plaintext.
+pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
 /// Largest accepted attestation challenge (bytes).
 pub const MAX_NONCE_LEN: usize = 512;
 
@@ -64,6 +69,13 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/metrics", get(metrics))
         .route("/v1/analyze", post(analyze))
         .route("/internal/v1/analyze", post(analyze_internal))
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+            BODY_READ_TIMEOUT,
+        ))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            REQUEST_TIMEOUT,
+        ))
         .layer(DefaultBodyLimit::max(
             limit.saturating_mul(2).saturating_add(64 * 1024),
         ))
