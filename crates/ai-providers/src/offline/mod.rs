@@ -161,7 +161,7 @@ fn mood(compound: f64) -> &'static str {
 
 fn round_to(x: f64, digits: i32) -> f64 {
     let f = 10f64.powi(digits);
-    (x * f).round() / f
+    (x * f).round_ties_even() / f
 }
 
 /// How many summary sentences for `n` sentences.

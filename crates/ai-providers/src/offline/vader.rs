@@ -580,9 +580,10 @@ pub fn normalize(score: f64) -> f64 {
     }
 }
 
+/// Rounds like Python's `round()` on exact ties (half to even).
 fn round_to(x: f64, digits: i32) -> f64 {
     let f = 10f64.powi(digits);
-    (x * f).round() / f
+    (x * f).round_ties_even() / f
 }
 
 fn score_valence(sentiments: &[f64], text: &str) -> Polarity {

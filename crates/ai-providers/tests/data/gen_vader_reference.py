@@ -69,6 +69,43 @@ SENTENCES = [
     "My therapist said I am making progress, which made me really happy.",
 ]
 
+
+def generated(n=400, seed=2014):
+    """Seeded random sentences mixing lexicon words, boosters, negations,
+    'but', idioms, capitals, punctuation, emoticons and emoji, to compare the
+    two implementations rule by rule (differential test)."""
+    import random
+    rnd = random.Random(seed)
+    lexicon = ["good", "bad", "happy", "sad", "love", "hate", "great", "terrible", "calm",
+               "angry", "lonely", "hope", "hopeless", "kind", "doubt", "no", "fun", "tired",
+               "fine", "ok", "worst", "best", "cry", "laugh", "lol", "sux", "nice", "ugly"]
+    fillers = ["I", "am", "was", "the", "day", "it", "my", "work", "today", "and", "of", "to",
+               "feel", "a", "this", "that", "or", "nor", "at", "least", "very", "so", "kind",
+               "of", "sort", "without", "never", "not", "isn't", "don't", "but", "BUT",
+               "extremely", "barely", "kinda", "the", "shit", "bomb", "yeah", "right", "die",
+               "for", "kiss", "death", "bus", "stop", "beating", "heart", "bad", "ass"]
+    extras = [":)", ":(", ":D", "<3", "!!", "?", "??", "!!!!!", "\U0001F601", "\U0001F622",
+              "\u2764", "...", ","]
+    out = []
+    for _ in range(n):
+        words = []
+        for _ in range(rnd.randint(1, 14)):
+            r = rnd.random()
+            if r < 0.35:
+                w = rnd.choice(lexicon)
+            elif r < 0.9:
+                w = rnd.choice(fillers)
+            else:
+                w = rnd.choice(extras)
+            if rnd.random() < 0.12:
+                w = w.upper()
+            if rnd.random() < 0.1:
+                w = w + rnd.choice(["!", ".", ",", "?", "!!"])
+            words.append(w)
+        out.append(" ".join(words))
+    return out
+
+
 a = SentimentIntensityAnalyzer()
-out = [{"text": s, "scores": a.polarity_scores(s)} for s in SENTENCES]
+out = [{"text": s, "scores": a.polarity_scores(s)} for s in SENTENCES + generated()]
 print(json.dumps({"source": "vaderSentiment 3.3.2 (PyPI) SentimentIntensityAnalyzer.polarity_scores", "cases": out}, ensure_ascii=False, indent=1))
