@@ -148,12 +148,12 @@ pub const PHRASES: &[(RiskCategory, &str, Confidence)] = &[
     (HarmToOthers, "kill them", High),
     (HarmToOthers, "kill someone", High),
     (HarmToOthers, "kill somebody", High),
-    (HarmToOthers, "hurt him", High),
-    (HarmToOthers, "hurt her", High),
-    (HarmToOthers, "hurt them", High),
-    (HarmToOthers, "hurt someone", High),
-    (HarmToOthers, "hurt somebody", High),
-    (HarmToOthers, "hurt people", High),
+    (HarmToOthers, "hurt him", Medium),
+    (HarmToOthers, "hurt her", Medium),
+    (HarmToOthers, "hurt them", Medium),
+    (HarmToOthers, "hurt someone", Medium),
+    (HarmToOthers, "hurt somebody", Medium),
+    (HarmToOthers, "hurt people", Medium),
     (HarmToOthers, "stab him", High),
     (HarmToOthers, "stab her", High),
     (HarmToOthers, "stab them", High),
@@ -170,6 +170,17 @@ const NEGATORS: &[&str] = &[
 ];
 
 const NEGATION_WINDOW: usize = 3;
+
+/// A phrase immediately followed by one of these words is not a match
+/// ("I hurt her feelings", "hurt his pride" are not threats).
+const NOT_FOLLOWED_BY: &[&str] = &[
+    "feelings",
+    "feeling",
+    "pride",
+    "ego",
+    "reputation",
+    "chances",
+];
 
 /// Phrase index: first token → (phrase index, phrase tokens).
 type PhraseIndex = HashMap<&'static str, Vec<(usize, Vec<&'static str>)>>;
@@ -204,6 +215,12 @@ pub fn scan_sentence(tokens: &[String], sentence_index: usize, out: &mut Vec<Ris
                 continue;
             };
             if !window.iter().zip(toks).all(|(t, p)| t == p) {
+                continue;
+            }
+            if tokens
+                .get(start + toks.len())
+                .is_some_and(|next| NOT_FOLLOWED_BY.contains(&next.as_str()))
+            {
                 continue;
             }
             let from = start.saturating_sub(NEGATION_WINDOW);
@@ -290,6 +307,16 @@ mod tests {
         assert!(!f[0].negated);
         let f = scan("I don't know why I want to die");
         assert!(!f[0].negated);
+    }
+
+    #[test]
+    fn figurative_hurt_is_not_a_threat() {
+        assert!(scan("I think I hurt her feelings at dinner.").is_empty());
+        let f = scan("Sometimes I want to hurt them.");
+        assert_eq!(f[0].category, RiskCategory::HarmToOthers);
+        assert_eq!(f[0].confidence, Confidence::Medium);
+        let f = scan("I want to kill him.");
+        assert_eq!(f[0].confidence, Confidence::High);
     }
 
     #[test]
