@@ -197,11 +197,13 @@ pub(crate) async fn post_json(
             .map_err(|e| map_transport(&e))?;
         let status = resp.status();
         let headers = std::mem::take(resp.headers_mut());
-        let hint = resp
+        let declared = resp
             .content_length()
-            .and_then(|l| usize::try_from(l).ok())
-            .unwrap_or(0)
-            .min(max_response_bytes);
+            .map(|l| usize::try_from(l).unwrap_or(usize::MAX));
+        if declared.is_some_and(|l| l > max_response_bytes) {
+            return Err(ProviderError::MalformedResponse("response too large"));
+        }
+        let hint = declared.unwrap_or(0);
         let mut buf = Zeroizing::new(Vec::with_capacity(hint));
         while let Some(chunk) = resp.chunk().await.map_err(|e| map_transport(&e))? {
             if buf.len().saturating_add(chunk.len()) > max_response_bytes {
