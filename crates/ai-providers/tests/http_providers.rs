@@ -701,3 +701,31 @@ async fn stalled_body_times_out() {
     assert!(matches!(e, ProviderError::Timeout), "{e:?}");
     assert!(started.elapsed() < Duration::from_secs(3));
 }
+
+/// A chunked body (no Content-Length) that grows past the bound is cut off.
+#[tokio::test]
+async fn chunked_response_size_bounded() {
+    async fn endless() -> Response {
+        let chunk: Result<Bytes, std::convert::Infallible> = Ok(Bytes::from(vec![b' '; 512]));
+        let stream = futures_util::stream::iter(std::iter::repeat_n(chunk, 64));
+        Response::new(axum::body::Body::from_stream(stream))
+    }
+    let app = Router::new().fallback(endless);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    let mut cfg = OpenAiConfig::local(&format!("http://{addr}/v1"), "m");
+    cfg.max_response_bytes = 4096;
+    cfg.timeout = T;
+    let e = OpenAiCompatible::new(cfg, None)
+        .unwrap()
+        .analyze(&journal_request())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, ProviderError::MalformedResponse("response too large")),
+        "{e:?}"
+    );
+}
