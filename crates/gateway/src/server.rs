@@ -8,6 +8,12 @@ use tokio::net::TcpListener;
 
 use crate::state::App;
 
+/// How long an `Idempotency-Key` is remembered.
+pub const IDEMPOTENCY_TTL: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+/// How often expired idempotency keys are purged.
+pub const PURGE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(3600);
+
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM.
 pub async fn shutdown_signal() {
     let ctrl_c = async {
@@ -50,6 +56,18 @@ pub async fn serve(
         })
         .into_future();
     let mut server = tokio::spawn(server);
+    let purge_store = state.store().clone();
+    let purger = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(PURGE_INTERVAL);
+        loop {
+            tick.tick().await;
+            let before = time::OffsetDateTime::now_utc() - IDEMPOTENCY_TTL;
+            match purge_store.purge_idempotency_keys(before).await {
+                Ok(n) => tracing::debug!(purged = n, "expired idempotency keys purged"),
+                Err(e) => tracing::warn!(error = %e, "idempotency key purge failed"),
+            }
+        }
+    });
     let result = tokio::select! {
         joined = &mut server => joined,
         _ = shutdown => {
@@ -65,6 +83,7 @@ pub async fn serve(
             }
         }
     };
+    purger.abort();
     state.store().close().await;
     tracing::info!("server stopped, audit writer flushed");
     match result {
