@@ -101,6 +101,43 @@ async fn concurrent(
     report(name, all, wall.elapsed());
 }
 
+/// Round trips of a bare PING on the same kind of connection: the floor
+/// that loopback and scheduling set on this machine.
+async fn ping_baseline(url: &str, n: usize) -> redis::RedisResult<()> {
+    let client = redis::Client::open(url)?;
+    let mut conn = redis::aio::ConnectionManager::new(client).await?;
+    let mut samples = Vec::with_capacity(n);
+    let wall = Instant::now();
+    for _ in 0..n {
+        let start = Instant::now();
+        redis::cmd("PING").query_async::<String>(&mut conn).await?;
+        samples.push(start.elapsed());
+    }
+    report("redis PING baseline, sequential", samples, wall.elapsed());
+    Ok(())
+}
+
+/// Server-side cost of the script: `(calls, µs)` of EVALSHA so far.
+async fn evalsha_stats(url: &str) -> redis::RedisResult<(u64, u64)> {
+    let client = redis::Client::open(url)?;
+    let mut conn = client.get_multiplexed_async_connection().await?;
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(&mut conn)
+        .await?;
+    let line = info
+        .lines()
+        .find(|l| l.starts_with("cmdstat_evalsha:"))
+        .unwrap_or("");
+    let field = |name: &str| {
+        line.split([':', ','])
+            .find_map(|kv| kv.strip_prefix(name))
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    Ok((field("calls="), field("usec=")))
+}
+
 async fn cleanup(url: &str, prefix: &str) -> redis::RedisResult<usize> {
     let client = redis::Client::open(url)?;
     let mut conn = client.get_multiplexed_async_connection().await?;
@@ -178,6 +215,10 @@ async fn main() {
         }
     };
     let backend: Arc<dyn LimitBackend> = redis.clone();
+    if let Err(e) = ping_baseline(&url, n).await {
+        eprintln!("ping baseline failed: {e}");
+    }
+    let before = evalsha_stats(&url).await.unwrap_or_default();
     // Warm-up (script load, connection).
     sequential(
         "redis, warm-up",
@@ -215,7 +256,25 @@ async fn main() {
     let free = Tier::Free
         .limits()
         .with_overrides(Some(u64::MAX / 2), Some(1_000_000));
-    sequential("redis, sequential, daily window", backend, free, n, &many).await;
+    sequential(
+        "redis, sequential, daily window",
+        Arc::clone(&backend),
+        free,
+        n,
+        &many,
+    )
+    .await;
+    // Pro's real burst (100/s): 1000 tenants round robin stay under it.
+    let pro = Tier::Pro.limits().with_overrides(Some(u64::MAX / 2), None);
+    sequential("redis, sequential, pro burst 100/s", backend, pro, n, &many).await;
+    let after = evalsha_stats(&url).await.unwrap_or_default();
+    let calls = after.0.saturating_sub(before.0);
+    if calls > 0 {
+        println!(
+            "server-side script time: {:.1}µs per call over {calls} EVALSHA calls (INFO commandstats)",
+            after.1.saturating_sub(before.1) as f64 / calls as f64
+        );
+    }
     if redis.is_degraded() {
         eprintln!(
             "warning: Redis fell back to memory during the run; figures are not Redis figures"
