@@ -12,6 +12,7 @@
 
 pub mod attest;
 pub mod body;
+pub mod client;
 pub mod keyset;
 pub mod metrics;
 mod server;
