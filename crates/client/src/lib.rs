@@ -52,6 +52,7 @@ use zenalyze_crypto::envelope::{self, IV_LEN};
 use zenalyze_crypto::{kdf, UserKey};
 use zeroize::Zeroizing;
 
+pub use zenalyze_crypto::envelope::Plaintext;
 pub use zenalyze_crypto::EnvelopeError;
 
 /// Errors of the client SDK. None of them carries plaintext or key bytes.
@@ -164,7 +165,7 @@ impl ZenalyzeEncryption {
     }
 
     /// Decrypts a base64 v1 envelope into bytes (wiped on drop).
-    pub fn decrypt_bytes(&self, blob: &str) -> Result<Zeroizing<Vec<u8>>, ClientError> {
+    pub fn decrypt_bytes(&self, blob: &str) -> Result<Plaintext, ClientError> {
         self.open(blob, None)
     }
 
@@ -174,7 +175,7 @@ impl ZenalyzeEncryption {
         &self,
         blob: &str,
         context: &[u8],
-    ) -> Result<Zeroizing<Vec<u8>>, ClientError> {
+    ) -> Result<Plaintext, ClientError> {
         self.open(blob, Some(context))
     }
 
@@ -187,16 +188,12 @@ impl ZenalyzeEncryption {
     }
 
     /// Opens an envelope given as base64 text or as raw binary bytes.
-    pub fn open_any(
-        &self,
-        input: &[u8],
-        context: Option<&[u8]>,
-    ) -> Result<Zeroizing<Vec<u8>>, ClientError> {
+    pub fn open_any(&self, input: &[u8], context: Option<&[u8]>) -> Result<Plaintext, ClientError> {
         let bytes = envelope::decode_any(input)?;
         Ok(envelope::open_v1(&self.key, &bytes, context)?)
     }
 
-    fn open(&self, blob: &str, context: Option<&[u8]>) -> Result<Zeroizing<Vec<u8>>, ClientError> {
+    fn open(&self, blob: &str, context: Option<&[u8]>) -> Result<Plaintext, ClientError> {
         let bytes = envelope::decode_base64(blob)?;
         Ok(envelope::open_v1(&self.key, &bytes, context)?)
     }

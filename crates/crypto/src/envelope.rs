@@ -14,7 +14,10 @@
 use aws_lc_rs::aead::{Aad, Nonce, Tag};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use zeroize::Zeroizing;
+use std::fmt;
+use std::ops::{Deref, DerefMut};
+
+use zeroize::Zeroize;
 
 use crate::{EnvelopeError, UserKey};
 
@@ -102,10 +105,26 @@ pub fn seal_v1(
     plaintext: &[u8],
     aad: Option<&[u8]>,
 ) -> Result<Vec<u8>, EnvelopeError> {
+    let mut out = Vec::new();
+    seal_v1_into(key, iv, plaintext, aad, &mut out)?;
+    Ok(out)
+}
+
+/// Like [`seal_v1`], writing the envelope into `out` (cleared first), so a
+/// caller sealing many files can reuse one buffer and skip a fresh
+/// allocation (and its page faults) per envelope.
+pub fn seal_v1_into(
+    key: &UserKey,
+    iv: &[u8; IV_LEN],
+    plaintext: &[u8],
+    aad: Option<&[u8]>,
+    out: &mut Vec<u8>,
+) -> Result<(), EnvelopeError> {
     let total = HEADER_LEN
         .checked_add(plaintext.len())
         .ok_or(EnvelopeError::PlaintextTooLarge)?;
-    let mut out = Vec::with_capacity(total);
+    out.clear();
+    out.reserve(total);
     out.push(VERSION_V1);
     out.extend_from_slice(iv);
     out.extend_from_slice(&[0u8; TAG_LEN]);
@@ -119,7 +138,7 @@ pub fn seal_v1(
         )
         .map_err(|_| EnvelopeError::PlaintextTooLarge)?;
     out[1 + IV_LEN..HEADER_LEN].copy_from_slice(tag.as_ref());
-    Ok(out)
+    Ok(())
 }
 
 /// Authenticates and decrypts a binary v1 envelope. The plaintext comes back
@@ -130,19 +149,96 @@ pub fn open_v1(
     key: &UserKey,
     envelope: &[u8],
     aad: Option<&[u8]>,
-) -> Result<Zeroizing<Vec<u8>>, EnvelopeError> {
+) -> Result<Plaintext, EnvelopeError> {
+    let mut out = Plaintext::new();
+    open_v1_into(key, envelope, aad, &mut out)?;
+    Ok(out)
+}
+
+/// Like [`open_v1`], decrypting into `out` (wiped and cleared first) so a
+/// caller opening many envelopes can reuse one buffer. On failure `out` is
+/// left wiped and empty.
+pub fn open_v1_into(
+    key: &UserKey,
+    envelope: &[u8],
+    aad: Option<&[u8]>,
+    out: &mut Plaintext,
+) -> Result<(), EnvelopeError> {
     let parsed = EnvelopeRef::parse(envelope)?;
-    let mut plaintext = Zeroizing::new(vec![0u8; parsed.ciphertext.len()]);
-    key.aead()
-        .open_separate_gather(
-            Nonce::assume_unique_for_key(*parsed.iv),
-            Aad::from(aad.unwrap_or_default()),
-            parsed.ciphertext,
-            parsed.tag,
-            plaintext.as_mut_slice(),
-        )
-        .map_err(|_| EnvelopeError::AuthenticationFailed)?;
-    Ok(plaintext)
+    // AES-GCM decrypts fastest in place over `ciphertext ‖ tag` (the stitched
+    // AES-NI/VAES code path); one copy into the wiped-on-drop buffer is far
+    // cheaper than the gather API.
+    out.wipe();
+    let ct_len = parsed.ciphertext.len();
+    out.buf.reserve(ct_len + TAG_LEN);
+    out.buf.extend_from_slice(parsed.ciphertext);
+    out.buf.extend_from_slice(parsed.tag);
+    let opened = key.aead().open_in_place(
+        Nonce::assume_unique_for_key(*parsed.iv),
+        Aad::from(aad.unwrap_or_default()),
+        out.buf.as_mut_slice(),
+    );
+    if opened.is_err() {
+        out.wipe();
+        return Err(EnvelopeError::AuthenticationFailed);
+    }
+    out.buf.truncate(ct_len);
+    Ok(())
+}
+
+/// A decrypted plaintext: a byte vector that is wiped when dropped and never
+/// printed by `Debug`.
+///
+/// (Unlike `Zeroizing<Vec<u8>>`, which wipes element by element, the wipe
+/// here runs at memset speed, so large files decrypt at AES-GCM speed.)
+pub struct Plaintext {
+    buf: Vec<u8>,
+}
+
+impl Plaintext {
+    /// An empty buffer, for [`open_v1_into`].
+    pub fn new() -> Self {
+        Plaintext { buf: Vec::new() }
+    }
+
+    /// Wipes the contents (and spare capacity) and empties the buffer.
+    pub fn wipe(&mut self) {
+        self.buf.as_mut_slice().zeroize();
+        self.buf.clear();
+        self.buf.spare_capacity_mut().zeroize();
+    }
+}
+
+impl Default for Plaintext {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Deref for Plaintext {
+    type Target = Vec<u8>;
+
+    fn deref(&self) -> &Vec<u8> {
+        &self.buf
+    }
+}
+
+impl DerefMut for Plaintext {
+    fn deref_mut(&mut self) -> &mut Vec<u8> {
+        &mut self.buf
+    }
+}
+
+impl Drop for Plaintext {
+    fn drop(&mut self) {
+        self.wipe();
+    }
+}
+
+impl fmt::Debug for Plaintext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Plaintext([REDACTED; {} bytes])", self.buf.len())
+    }
 }
 
 /// Encodes a binary envelope as standard base64 with padding.
