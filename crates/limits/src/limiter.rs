@@ -47,7 +47,9 @@ pub enum BackendKind {
 #[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LimitsConfig {
-    /// Switch for burst limits and quotas (metering stays on).
+    /// Switch for burst limits and quotas (metering stays on). While off,
+    /// nothing is counted in the limiter, so `quota.used` of
+    /// `GET /v1/usage` does not move (the per-day usage still does).
     pub enabled: bool,
     /// Where the state lives.
     pub backend: BackendKind,

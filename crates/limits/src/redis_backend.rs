@@ -98,7 +98,7 @@ end
 return {0, used, wid, wend - now, diff}
 "#;
 
-/// Quota status. KEYS[1] = quota key base, ARGV[1] = window code.
+/// Quota status (read only). KEYS[1] = quota key base, ARGV[1] = window code.
 /// Returns {used, window id, window end µs}.
 const LUA_STATUS: &str = r#"
 local now = redis_now()
@@ -274,18 +274,20 @@ impl RedisLimiter {
         (format!("{p}:{{{tenant}}}:b"), format!("{p}:{{{tenant}}}:q"))
     }
 
+    /// Runs the decision script itself (reads and writes, as a real
+    /// decision does) for the reserved tenant `_probe`, which no real tenant
+    /// id (`ten_…`) can collide with; its keys expire like any other.
     async fn probe_once(&self) -> Result<(), LimitError> {
-        let probe_key = format!("{}:{{probe}}:q", self.inner.key_prefix);
-        let mut conn = self.inner.conn.clone();
-        let mut inv = self.inner.status.prepare_invoke();
-        inv.key(probe_key).arg("d");
-        let call = inv.invoke_async::<Vec<i64>>(&mut conn);
-        match tokio::time::timeout(self.inner.timeout, call).await {
-            Ok(Ok(v)) if v.len() == 3 => Ok(()),
-            Ok(Ok(_)) => Err(LimitError::BadReply),
-            Ok(Err(e)) => Err(LimitError::Redis(e)),
-            Err(_) => Err(LimitError::Timeout),
-        }
+        let limits = TierLimits {
+            tier: crate::tier::Tier::Enterprise,
+            quota: None,
+            window: QuotaWindow::Day,
+            burst_per_second: std::num::NonZeroU32::MAX,
+        };
+        self.run_decide("_probe", &limits)
+            .await
+            .and_then(|reply| decision_from_reply(&reply, &limits))
+            .map(|_| ())
     }
 
     fn enter_fallback(&self, cause: &LimitError) {
