@@ -25,8 +25,8 @@ pub use error::{Code, EhbpError};
 pub use keyconfig::{KeyConfig, ServerKey, KEY_CONFIG_LEN, PUBLIC_KEY_LEN};
 pub use message::{
     open_request, parse_encapsulated_key, parse_response_nonce, random_response_nonce,
-    seal_request, seal_request_with_rng, OpenedRequest, ResponseContext, SealedRequest, EXPORT_LEN,
-    RESPONSE_NONCE_LEN, TAG_LEN,
+    seal_request, seal_request_with_rng, OpenedRequest, ResponseContext, ResponseOpener,
+    SealedRequest, EXPORT_LEN, RESPONSE_NONCE_LEN, TAG_LEN,
 };
 
 /// The HPKE KEM: DHKEM(X25519, HKDF-SHA256).

@@ -380,6 +380,101 @@ impl ResponseContext {
     }
 }
 
+/// Incremental response opener (published EHBP §6.2.1): feed ciphertext as
+/// it arrives; each call returns the plaintext of the frames completed and
+/// authenticated so far. Partial frames are buffered; [`ResponseOpener::finish`]
+/// refuses an end of stream inside a frame.
+pub struct ResponseOpener {
+    keys: ResponseKeys,
+    seq: usize,
+    buf: Vec<u8>,
+    max_chunk_len: u32,
+}
+
+impl fmt::Debug for ResponseOpener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResponseOpener")
+            .field("seq", &self.seq)
+            .field("buffered", &self.buf.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ResponseContext {
+    /// Starts an incremental opener for the response with this nonce.
+    pub fn response_opener(
+        &self,
+        response_nonce: &[u8; RESPONSE_NONCE_LEN],
+        max_chunk_len: u32,
+    ) -> Result<ResponseOpener, EhbpError> {
+        Ok(ResponseOpener {
+            keys: self.derive(response_nonce)?,
+            seq: 0,
+            buf: Vec::new(),
+            max_chunk_len,
+        })
+    }
+}
+
+impl ResponseOpener {
+    /// Adds received bytes; returns the plaintext of every frame completed
+    /// by them (possibly empty). After an error the opener must be dropped.
+    pub fn push(&mut self, bytes: &[u8]) -> Result<Zeroizing<Vec<u8>>, EhbpError> {
+        self.buf.extend_from_slice(bytes);
+        let mut out = Zeroizing::new(Vec::new());
+        let mut consumed = 0usize;
+        loop {
+            let rest = &self.buf[consumed..];
+            let Some((prefix, after)) = rest.split_first_chunk::<4>() else {
+                break;
+            };
+            let len = u32::from_be_bytes(*prefix);
+            if len > self.max_chunk_len {
+                return Err(EhbpError::new(
+                    Code::ChunkTooLarge,
+                    "chunk length exceeds the receiver's maximum",
+                ));
+            }
+            let len = len as usize;
+            if after.len() < len {
+                break;
+            }
+            consumed += 4 + len;
+            if len == 0 {
+                continue;
+            }
+            let nonce = chunk_nonce(&self.keys.nonce_base, self.seq)?;
+            let mut frame = Zeroizing::new(after[..len].to_vec());
+            let pt = self
+                .keys
+                .key
+                .open_in_place(nonce, Aad::empty(), &mut frame)
+                .map_err(|_| {
+                    EhbpError::new(Code::AeadDecryptFailed, "chunk failed to authenticate")
+                })?;
+            out.extend_from_slice(pt);
+            self.seq = self.seq.checked_add(1).ok_or(EhbpError::new(
+                Code::SequenceOverflow,
+                "chunk sequence exhausted",
+            ))?;
+        }
+        self.buf.drain(..consumed);
+        Ok(out)
+    }
+
+    /// Ends the stream: fails if it stopped inside a length prefix or frame.
+    pub fn finish(self) -> Result<(), EhbpError> {
+        if self.buf.is_empty() {
+            Ok(())
+        } else {
+            Err(EhbpError::new(
+                Code::FramingTruncated,
+                "body ended inside a chunk",
+            ))
+        }
+    }
+}
+
 /// `aead_nonce XOR i`, with `i` big-endian in the low-order bytes.
 fn chunk_nonce(base: &[u8; AEAD_NONCE_LEN], seq: usize) -> Result<Nonce, EhbpError> {
     let seq = u64::try_from(seq)

@@ -213,3 +213,32 @@ proptest! {
         prop_assert_eq!(back.as_slice(), msg.as_slice());
     }
 }
+
+#[test]
+fn incremental_response_opening() {
+    let key = ServerKey::generate(1);
+    let (sealed, ctx) = seal_request(&key.key_config(), b"q", 64).unwrap();
+    let opened = open_request([&key], &sealed.encapsulated_key_hex, &sealed.body, MAX).unwrap();
+    let nonce = [1u8; 32];
+    let msg: Vec<u8> = (0..1000u32).map(|i| i as u8).collect();
+    let body = opened.response.seal_response(&nonce, &msg, 100).unwrap();
+    for step in [1usize, 3, 7, 64, 1000, body.len()] {
+        let mut op = ctx.response_opener(&nonce, MAX).unwrap();
+        let mut out = Vec::new();
+        for piece in body.chunks(step) {
+            out.extend_from_slice(&op.push(piece).unwrap());
+        }
+        op.finish().unwrap();
+        assert_eq!(out, msg, "step {step}");
+    }
+    // Truncated stream: the authenticated prefix comes out, finish() fails.
+    let mut op = ctx.response_opener(&nonce, MAX).unwrap();
+    let got = op.push(&body[..body.len() - 5]).unwrap();
+    assert_eq!(got.as_slice(), &msg[..900]);
+    assert_eq!(op.finish().unwrap_err().code(), Code::FramingTruncated);
+    // Tampered frame.
+    let mut bad = body.clone();
+    bad[10] ^= 1;
+    let mut op = ctx.response_opener(&nonce, MAX).unwrap();
+    assert_eq!(op.push(&bad).unwrap_err().code(), Code::AeadDecryptFailed);
+}
