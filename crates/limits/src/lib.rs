@@ -26,7 +26,7 @@
 //!    `deny_unknown_fields`, every field has a default).
 //! 2. Start-up (inside the Tokio runtime; the feature `store` gives
 //!    `StoreUsageSink`):
-//!    ```ignore
+//!    ```text
 //!    let sink = Arc::new(zenalyze_limits::StoreUsageSink::new(store.clone()));
 //!    let limiter = Limiter::from_config(&cfg.limits, Some(&registry), sink).await?;
 //!    let flusher = limiter.usage().spawn_flusher(cfg.limits.usage_flush_interval());
@@ -39,7 +39,7 @@
 //! 4. Routes: either one layer for the whole API router, which finds the
 //!    operation from the method and route template ([`Operation::for_route`])
 //!    and leaves unmetered routes alone:
-//!    ```ignore
+//!    ```text
 //!    let api = Router::new()
 //!        .route("/v1/encrypt", post(encrypt))
 //!        /* … every /v1 route … */
