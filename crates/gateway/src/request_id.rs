@@ -48,7 +48,8 @@ pub fn generate() -> String {
 
 /// The outermost middleware: assigns the id, opens the request span, logs
 /// one line per finished request (method, route template, status,
-/// latency), and echoes the id.
+/// latency), echoes the id, and sets `X-Content-Type-Options: nosniff` and
+/// `Cache-Control: no-store` unless the handler chose otherwise.
 pub async fn middleware(mut req: Request, next: Next) -> Response {
     let started = Instant::now();
     let supplied = req.headers().get(&X_REQUEST_ID).map(|v| v.to_str().ok());
@@ -89,9 +90,16 @@ pub async fn middleware(mut req: Request, next: Next) -> Response {
             tracing::info!(status, latency_us, "request finished");
         }
     });
+    let headers = response.headers_mut();
     if let Ok(value) = HeaderValue::from_str(&id) {
-        response.headers_mut().insert(X_REQUEST_ID.clone(), value);
+        headers.insert(X_REQUEST_ID.clone(), value);
     }
+    headers
+        .entry(axum::http::header::X_CONTENT_TYPE_OPTIONS)
+        .or_insert(HeaderValue::from_static("nosniff"));
+    headers
+        .entry(axum::http::header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
     response
 }
 

@@ -849,6 +849,16 @@ async fn scenario_docs_health(s: &TestServer) {
 
     let r = s.http.get(s.url("/v1/health")).send().await.expect("send");
     assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.headers()
+            .get("x-content-type-options")
+            .map(|v| v.as_bytes()),
+        Some(&b"nosniff"[..])
+    );
+    assert_eq!(
+        r.headers().get("cache-control").map(|v| v.as_bytes()),
+        Some(&b"no-store"[..])
+    );
     let h: Value = r.json().await.expect("json");
     assert_eq!(h["status"], "ok");
     assert_eq!(h["ready"], true);
