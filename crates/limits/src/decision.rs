@@ -176,6 +176,7 @@ impl Decision {
 
 /// Quota state of one tenant for `GET /v1/usage`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct QuotaStatus {
     /// Requests allowed in the current window (`null` = unlimited).
     pub limit: Option<u64>,
@@ -183,6 +184,7 @@ pub struct QuotaStatus {
     pub used: u64,
     /// Start of the next window (UTC, RFC 3339).
     #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub resets_at: time::OffsetDateTime,
 }
 

@@ -8,6 +8,7 @@ use std::str::FromStr;
 /// A tenant's pricing tier (SPEC §6). Serialized as `free`, `starter`,
 /// `pro`, `enterprise` (the same names as `zenalyze-store`'s tier).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Tier {
     /// 100 metered requests per UTC day, 10 per second.

@@ -14,6 +14,8 @@ pub const DEFAULT_USAGE_RANGE_DAYS: i64 = 30;
 
 /// The query string of `GET /v1/usage`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 #[serde(deny_unknown_fields)]
 pub struct UsageQuery {
     /// First UTC day (`YYYY-MM-DD`); default: 29 days before `to`.
@@ -105,6 +107,7 @@ impl UsageRange {
 
 /// One day of usage.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UsageDay {
     /// `YYYY-MM-DD` (UTC).
     pub date: String,
@@ -114,6 +117,7 @@ pub struct UsageDay {
 
 /// Body of `GET /v1/usage`: the caller's tenant only.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UsageResponse {
     /// The tenant's tier.
     pub tier: Tier,
@@ -154,6 +158,30 @@ where
         })
         .collect();
     UsageResponse { tier, quota, days }
+}
+
+#[cfg(all(test, feature = "openapi"))]
+mod openapi_tests {
+    use utoipa::PartialSchema;
+
+    #[test]
+    fn schemas_exist() {
+        let text = |v: utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>| {
+            serde_json::to_value(v).unwrap_or_default().to_string()
+        };
+        let response = text(super::UsageResponse::schema());
+        for field in ["tier", "quota", "days"] {
+            assert!(response.contains(field), "{field} missing from {response}");
+        }
+        let quota = text(crate::decision::QuotaStatus::schema());
+        for field in ["limit", "used", "resets_at", "date-time"] {
+            assert!(quota.contains(field), "{field} missing from {quota}");
+        }
+        assert!(text(super::UsageDay::schema()).contains("operations"));
+        assert!(text(crate::tier::Tier::schema()).contains("enterprise"));
+        let params = <super::UsageQuery as utoipa::IntoParams>::into_params(|| None);
+        assert_eq!(params.len(), 2);
+    }
 }
 
 #[cfg(test)]
