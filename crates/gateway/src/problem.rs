@@ -360,6 +360,17 @@ mod tests {
     }
 
     #[test]
+    fn every_problem_type_is_documented() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/api.md");
+        let doc = std::fs::read_to_string(path).expect("docs/api.md");
+        for kind in ALL_KINDS {
+            let row = format!("| `{}` | {} |", kind.slug(), kind.status().as_u16());
+            assert!(doc.contains(&row), "docs/api.md lacks the row {row}");
+        }
+        assert!(doc.contains(PROBLEM_BASE));
+    }
+
+    #[test]
     fn from_status_round_trips_for_common_statuses() {
         for kind in ALL_KINDS {
             let back = ProblemKind::from_status(kind.status());
