@@ -22,6 +22,10 @@
 //!
 //! # Wiring in the gateway
 //!
+//! Cargo: `zenalyze-limits = { workspace = true, features = ["store", "openapi"] }`
+//! (`store`: `StoreUsageSink` and conversions from the store's tenant and
+//! tier; `openapi`: utoipa schemas of the usage types).
+//!
 //! 1. Configuration: embed [`LimitsConfig`] as `[limits]` (serde,
 //!    `deny_unknown_fields`, every field has a default).
 //! 2. Start-up (inside the Tokio runtime; the feature `store` gives
