@@ -100,6 +100,8 @@ pub const DEFAULT_ROTATION: Duration = Duration::from_secs(24 * 3600);
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(3600);
 /// Default largest sealed body: 8 MiB.
 pub const DEFAULT_MAX_BODY: usize = 8 * 1024 * 1024;
+/// Default number of analyze requests holding plaintext at once.
+pub const DEFAULT_MAX_CONCURRENT: usize = 64;
 
 /// Builds an [`Enclave`].
 pub struct EnclaveBuilder {
@@ -111,6 +113,7 @@ pub struct EnclaveBuilder {
     rotation: Duration,
     grace: Duration,
     max_body_bytes: usize,
+    max_concurrent: usize,
 }
 
 impl EnclaveBuilder {
@@ -126,6 +129,7 @@ impl EnclaveBuilder {
             rotation: DEFAULT_ROTATION,
             grace: DEFAULT_GRACE,
             max_body_bytes: DEFAULT_MAX_BODY,
+            max_concurrent: DEFAULT_MAX_CONCURRENT,
         }
     }
 
@@ -157,6 +161,12 @@ impl EnclaveBuilder {
     /// Sets the largest accepted sealed body.
     pub fn max_body_bytes(mut self, max: usize) -> Self {
         self.max_body_bytes = max;
+        self
+    }
+
+    /// Sets how many analyze requests may hold plaintext at once (others wait).
+    pub fn max_concurrent(mut self, max: usize) -> Self {
+        self.max_concurrent = max.max(1);
         self
     }
 
@@ -194,6 +204,7 @@ impl EnclaveBuilder {
             metrics,
             max_body_bytes: self.max_body_bytes,
             seq: AtomicU64::new(1),
+            permits: tokio::sync::Semaphore::new(self.max_concurrent),
         };
         Ok(Enclave {
             state: Arc::new(state),

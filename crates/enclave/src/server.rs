@@ -49,6 +49,8 @@ pub(crate) struct AppState {
     pub metrics: Metrics,
     pub max_body_bytes: usize,
     pub seq: AtomicU64,
+    /// Bounds the requests holding plaintext at once.
+    pub permits: tokio::sync::Semaphore,
 }
 
 impl AppState {
@@ -299,6 +301,14 @@ async fn process(
     body: &[u8],
     side: &SideData,
 ) -> Response {
+    // Plaintext exists only while a permit is held: this bounds its memory.
+    let Ok(_permit) = s.permits.acquire().await else {
+        return problem(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "about:blank",
+            "shutting down",
+        );
+    };
     let request_id = s.seq.fetch_add(1, Ordering::Relaxed);
     let started = Instant::now();
     let now = s.clock.now_ms();
