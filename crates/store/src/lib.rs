@@ -71,6 +71,7 @@
 pub mod audit;
 mod error;
 pub mod ids;
+pub mod keyring;
 pub mod model;
 mod store;
 
@@ -80,6 +81,10 @@ pub use audit::{
 };
 pub use error::{Result, StoreError};
 pub use ids::{ApiKeyId, OpaqueId, RecordId, TenantId, UserId};
+pub use keyring::{
+    KeyVersion, Keyring, KeyringName, KeyringSettings, KeyringUpdate, NewKeyVersion, NewKeyring,
+    WrappedKey,
+};
 pub use model::{
     ApiKey, Cursor, IdempotencyClaim, IdempotencyKey, KeyHash, KeyKind, Metadata, NewApiKey,
     NewRecord, NewTenant, Record, RecordPage, StoredResponse, Tenant, TenantUpdate, Tier,

@@ -3,6 +3,7 @@
 use crate::audit::{AuditDraft, AuditEvent, AuditHead, AuditResult, ChainVerifier, VerifyReport};
 use crate::error::{Result, StoreError};
 use crate::ids::{ApiKeyId, RecordId, TenantId, UserId};
+use crate::keyring::{KeyVersion, Keyring, KeyringName, KeyringUpdate, NewKeyVersion, NewKeyring};
 use crate::model::{
     ApiKey, Cursor, IdempotencyClaim, IdempotencyKey, KeyHash, NewApiKey, NewRecord, NewTenant,
     Record, RecordPage, StoredResponse, Tenant, TenantUpdate, UsageIncrement, UsageRow,
@@ -57,6 +58,23 @@ pub enum Mutation {
         /// Record to delete.
         record_id: RecordId,
     },
+    /// Create a platform keyring with its version 1 (the tenant must exist;
+    /// an existing name is a [`Outcome::Conflict`]).
+    CreateKeyring(NewKeyring),
+    /// Add a key version (rotation); applies only when its number is the
+    /// current primary + 1, else [`Outcome::Conflict`].
+    AddKeyVersion(NewKeyVersion),
+    /// Change keyring settings; a `min_decryption_version` above the
+    /// primary version is a [`Outcome::Conflict`].
+    UpdateKeyring(KeyringUpdate),
+    /// Delete a keyring and all its versions; refused with
+    /// [`Outcome::Conflict`] unless its `deletion_allowed` is set.
+    DeleteKeyring {
+        /// Owning tenant.
+        tenant_id: TenantId,
+        /// Keyring.
+        name: KeyringName,
+    },
 }
 
 impl Mutation {
@@ -70,6 +88,10 @@ impl Mutation {
             Mutation::RevokeApiKey { tenant_id, .. } => Some(tenant_id),
             Mutation::InsertRecord(r) => Some(&r.tenant_id),
             Mutation::DeleteRecord { tenant_id, .. } => Some(tenant_id),
+            Mutation::CreateKeyring(k) => Some(&k.tenant_id),
+            Mutation::AddKeyVersion(v) => Some(&v.tenant_id),
+            Mutation::UpdateKeyring(u) => Some(&u.tenant_id),
+            Mutation::DeleteKeyring { tenant_id, .. } => Some(tenant_id),
         }
     }
 
@@ -83,6 +105,12 @@ impl Mutation {
             Mutation::RevokeApiKey { key_id, .. } => Some(key_id.clone().into()),
             Mutation::InsertRecord(r) => Some(r.id.clone().into()),
             Mutation::DeleteRecord { record_id, .. } => Some(record_id.clone().into()),
+            Mutation::CreateKeyring(k) => crate::keyring::version_resource_id(&k.name, 1),
+            Mutation::AddKeyVersion(v) => {
+                crate::keyring::version_resource_id(&v.keyring, v.version)
+            }
+            Mutation::UpdateKeyring(u) => u.name.resource_id(),
+            Mutation::DeleteKeyring { name, .. } => name.resource_id(),
         }
     }
 }
@@ -135,6 +163,14 @@ pub enum Outcome {
     RecordInserted(Record),
     /// The record was deleted.
     RecordDeleted,
+    /// The keyring was created (with version 1).
+    KeyringCreated(Keyring),
+    /// The key version was added; the keyring's new state.
+    KeyVersionAdded(Keyring),
+    /// The keyring settings changed (new state).
+    KeyringUpdated(Keyring),
+    /// The keyring and its versions were deleted.
+    KeyringDeleted,
     /// Nothing matched (unknown tenant, key or record, or one of another
     /// tenant); the event was recorded with result `not_found`.
     NotFound,
@@ -297,6 +333,29 @@ pub trait Store: Send + Sync + fmt::Debug {
         after_seq: u64,
         limit: u32,
     ) -> Result<Vec<AuditEvent>>;
+
+    /// A keyring of this tenant.
+    async fn get_keyring(&self, tenant: &TenantId, name: &KeyringName) -> Result<Option<Keyring>>;
+
+    /// All keyrings of a tenant, by name.
+    async fn list_keyrings(&self, tenant: &TenantId) -> Result<Vec<Keyring>>;
+
+    /// The key versions of a tenant's keyring, ascending (empty when the
+    /// keyring does not exist for this tenant).
+    async fn list_key_versions(
+        &self,
+        tenant: &TenantId,
+        name: &KeyringName,
+    ) -> Result<Vec<KeyVersion>>;
+
+    /// Every keyring (all tenants) with automatic rotation on, ordered by
+    /// tenant and name, `limit` at most (clamped to 1..=1000), after the
+    /// `(tenant, name)` keyset cursor: the input of the rotation task.
+    async fn list_auto_rotating_keyrings(
+        &self,
+        limit: u32,
+        after: Option<(&TenantId, &KeyringName)>,
+    ) -> Result<Vec<Keyring>>;
 
     /// Stops the writer after the queued units and closes the pool.
     async fn close(&self);

@@ -51,6 +51,8 @@ on_both!(
     fail_closed_when_audit_unwritable,
     migrations_idempotent_on_reopen,
     export_jsonl_round_trips,
+    keyrings_lifecycle,
+    keyrings_tenant_isolation,
 );
 
 fn hash(n: u8) -> KeyHash {
@@ -1092,3 +1094,308 @@ async fn tamper_undecodable_row_detected(db: &TestDb) {
     ));
 }
 on_both!(tamper_undecodable_row_detected);
+
+fn kr(name: &str) -> KeyringName {
+    KeyringName::parse(name).unwrap()
+}
+
+fn new_keyring(t: &TenantId, name: &str, period: Option<u64>) -> NewKeyring {
+    NewKeyring {
+        tenant_id: t.clone(),
+        name: kr(name),
+        settings: KeyringSettings {
+            auto_rotate_period_s: period,
+            deletion_allowed: false,
+        },
+        root_id: "local:test".into(),
+        index_key: WrappedKey(vec![9; 60]),
+        first_key: WrappedKey(vec![1; 60]),
+    }
+}
+
+fn version(t: &TenantId, name: &str, v: u32) -> NewKeyVersion {
+    NewKeyVersion {
+        tenant_id: t.clone(),
+        keyring: kr(name),
+        version: v,
+        root_id: "local:test".into(),
+        wrapped: WrappedKey(vec![v as u8; 60]),
+    }
+}
+
+async fn keyrings_lifecycle(db: &TestDb) {
+    let s = db.store.as_ref();
+    let t = create_tenant(s, "Acme").await;
+    let a = s
+        .apply(WriteUnit::new(
+            Mutation::CreateKeyring(new_keyring(&t, "encrypt-email", None)),
+            draft("kms.keyrings.create"),
+        ))
+        .await
+        .unwrap();
+    let Outcome::KeyringCreated(k) = a.outcome else {
+        panic!("{:?}", a.outcome)
+    };
+    assert_eq!(k.primary_version, 1);
+    assert_eq!(k.min_decryption_version, 1);
+    assert!(!k.deletion_allowed);
+    assert_eq!(k.index_key, WrappedKey(vec![9; 60]));
+    // The event names the keyring version, never key bytes.
+    let ev = s.audit_events(a.audit.seq - 1, 1).await.unwrap().remove(0);
+    assert_eq!(ev.resource_id.as_deref(), Some("encrypt-email:v1"));
+    assert_eq!(ev.tenant_id.as_deref(), Some(t.as_str()));
+
+    // Duplicate name: conflict, audited as such.
+    let dup = s
+        .apply(WriteUnit::new(
+            Mutation::CreateKeyring(new_keyring(&t, "encrypt-email", None)),
+            draft("kms.keyrings.create"),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(dup.outcome, Outcome::Conflict);
+    assert_eq!(dup.audit.result, AuditResult::Conflict);
+
+    // Unknown tenant: not found.
+    let ghost = TenantId::generate();
+    let nf = s
+        .apply(WriteUnit::new(
+            Mutation::CreateKeyring(new_keyring(&ghost, "x", None)),
+            draft("kms.keyrings.create"),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(nf.outcome, Outcome::NotFound);
+
+    // Bad settings are refused before anything is queued.
+    assert!(matches!(
+        s.apply(WriteUnit::new(
+            Mutation::CreateKeyring(new_keyring(&t, "y", Some(60))),
+            draft("kms.keyrings.create"),
+        ))
+        .await,
+        Err(StoreError::InvalidInput(_))
+    ));
+
+    // Rotation: only primary + 1 applies; concurrent rotations to the same
+    // number give exactly one winner.
+    let racers = (0..4).map(|_| {
+        s.apply(WriteUnit::new(
+            Mutation::AddKeyVersion(version(&t, "encrypt-email", 2)),
+            draft("kms.keyrings.rotate"),
+        ))
+    });
+    let results = futures_join_all(racers).await;
+    let wins = results
+        .iter()
+        .filter(|r| matches!(r.as_ref().unwrap().outcome, Outcome::KeyVersionAdded(_)))
+        .count();
+    assert_eq!(wins, 1);
+    let skip = s
+        .apply(WriteUnit::new(
+            Mutation::AddKeyVersion(version(&t, "encrypt-email", 4)),
+            draft("kms.keyrings.rotate"),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(skip.outcome, Outcome::Conflict);
+    let v3 = s
+        .apply(WriteUnit::new(
+            Mutation::AddKeyVersion(version(&t, "encrypt-email", 3)),
+            draft("kms.keyrings.rotate"),
+        ))
+        .await
+        .unwrap();
+    let Outcome::KeyVersionAdded(k3) = v3.outcome else {
+        panic!()
+    };
+    assert_eq!(k3.primary_version, 3);
+    let versions = s.list_key_versions(&t, &kr("encrypt-email")).await.unwrap();
+    assert_eq!(
+        versions.iter().map(|v| v.version).collect::<Vec<_>>(),
+        vec![1, 2, 3]
+    );
+    assert_eq!(versions[2].wrapped, WrappedKey(vec![3; 60]));
+
+    // Settings: min version bounded by the primary; period on and off.
+    let mut up = KeyringUpdate::of(t.clone(), kr("encrypt-email"));
+    up.min_decryption_version = Some(4);
+    let over = s
+        .apply(WriteUnit::new(
+            Mutation::UpdateKeyring(up),
+            draft("kms.keyrings.update"),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(over.outcome, Outcome::Conflict);
+    let mut up = KeyringUpdate::of(t.clone(), kr("encrypt-email"));
+    up.min_decryption_version = Some(2);
+    up.auto_rotate_period_s = Some(Some(7200));
+    let ok = s
+        .apply(WriteUnit::new(
+            Mutation::UpdateKeyring(up),
+            draft("kms.keyrings.update"),
+        ))
+        .await
+        .unwrap();
+    let Outcome::KeyringUpdated(k) = ok.outcome else {
+        panic!()
+    };
+    assert_eq!(
+        (
+            k.min_decryption_version,
+            k.auto_rotate_period_s,
+            k.deletion_allowed
+        ),
+        (2, Some(7200), false)
+    );
+    let auto = s.list_auto_rotating_keyrings(100, None).await.unwrap();
+    assert_eq!(auto.len(), 1);
+    assert!(s
+        .list_auto_rotating_keyrings(100, Some((&t, &kr("encrypt-email"))))
+        .await
+        .unwrap()
+        .is_empty());
+    let mut up = KeyringUpdate::of(t.clone(), kr("encrypt-email"));
+    up.auto_rotate_period_s = Some(None);
+    s.apply(WriteUnit::new(
+        Mutation::UpdateKeyring(up),
+        draft("kms.keyrings.update"),
+    ))
+    .await
+    .unwrap();
+    assert!(s
+        .list_auto_rotating_keyrings(100, None)
+        .await
+        .unwrap()
+        .is_empty());
+    let k = s
+        .get_keyring(&t, &kr("encrypt-email"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(k.min_decryption_version, 2, "unchanged fields are kept");
+
+    // Deletion refused until allowed.
+    let del = || {
+        s.apply(WriteUnit::new(
+            Mutation::DeleteKeyring {
+                tenant_id: t.clone(),
+                name: kr("encrypt-email"),
+            },
+            draft("kms.keyrings.delete"),
+        ))
+    };
+    assert_eq!(del().await.unwrap().outcome, Outcome::Conflict);
+    assert!(s
+        .get_keyring(&t, &kr("encrypt-email"))
+        .await
+        .unwrap()
+        .is_some());
+    let mut up = KeyringUpdate::of(t.clone(), kr("encrypt-email"));
+    up.deletion_allowed = Some(true);
+    s.apply(WriteUnit::new(
+        Mutation::UpdateKeyring(up),
+        draft("kms.keyrings.update"),
+    ))
+    .await
+    .unwrap();
+    assert_eq!(del().await.unwrap().outcome, Outcome::KeyringDeleted);
+    assert!(s
+        .get_keyring(&t, &kr("encrypt-email"))
+        .await
+        .unwrap()
+        .is_none());
+    assert!(s
+        .list_key_versions(&t, &kr("encrypt-email"))
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(del().await.unwrap().outcome, Outcome::NotFound);
+    assert!(s.verify_audit().await.unwrap().is_intact());
+}
+
+async fn keyrings_tenant_isolation(db: &TestDb) {
+    let s = db.store.as_ref();
+    let a = create_tenant(s, "A").await;
+    let b = create_tenant(s, "B").await;
+    for t in [&a, &b] {
+        s.apply(WriteUnit::new(
+            Mutation::CreateKeyring(new_keyring(t, "encrypt-username", None)),
+            draft("kms.keyrings.create"),
+        ))
+        .await
+        .unwrap();
+    }
+    // B cannot rotate, update or delete A's keyring through its own id.
+    let ghost = create_tenant(s, "C").await;
+    let r = s
+        .apply(WriteUnit::new(
+            Mutation::AddKeyVersion(version(&ghost, "encrypt-username", 2)),
+            draft("kms.keyrings.rotate"),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(r.outcome, Outcome::NotFound);
+    s.apply(WriteUnit::new(
+        Mutation::AddKeyVersion(version(&a, "encrypt-username", 2)),
+        draft("kms.keyrings.rotate"),
+    ))
+    .await
+    .unwrap();
+    let ka = s
+        .get_keyring(&a, &kr("encrypt-username"))
+        .await
+        .unwrap()
+        .unwrap();
+    let kb = s
+        .get_keyring(&b, &kr("encrypt-username"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((ka.primary_version, kb.primary_version), (2, 1));
+    assert_eq!(s.list_keyrings(&b).await.unwrap().len(), 1);
+    assert!(s.list_keyrings(&ghost).await.unwrap().is_empty());
+    assert_eq!(
+        s.list_key_versions(&b, &kr("encrypt-username"))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(s
+        .get_keyring(&ghost, &kr("encrypt-username"))
+        .await
+        .unwrap()
+        .is_none());
+}
+
+async fn futures_join_all<F: std::future::Future>(futs: impl Iterator<Item = F>) -> Vec<F::Output> {
+    let handles: Vec<_> = futs.collect();
+    let mut out = Vec::with_capacity(handles.len());
+    // Poll all concurrently: pin them and drive them with a JoinSet-free
+    // select loop via tokio::join! semantics.
+    let mut pinned: Vec<std::pin::Pin<Box<F>>> = handles.into_iter().map(Box::pin).collect();
+    let mut results: Vec<Option<F::Output>> = (0..pinned.len()).map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (i, f) in pinned.iter_mut().enumerate() {
+            if results[i].is_none() {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => results[i] = Some(v),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    for r in results {
+        out.extend(r);
+    }
+    out
+}

@@ -19,6 +19,9 @@ use crate::model::{
     NewRecord, NewTenant, Record, RecordPage, StoredResponse, Tenant, TenantUpdate, Tier,
     UsageIncrement, UsageRow, MAX_IDEMPOTENT_BODY_LEN, MAX_PAGE_SIZE,
 };
+use crate::keyring::{
+    KeyVersion, Keyring, KeyringName, KeyringUpdate, NewKeyVersion, NewKeyring, WrappedKey,
+};
 use crate::store::{Applied, AuditReceipt, Mutation, Outcome, WriteUnit};
 use sqlx::{Pool, QueryBuilder, Row, Transaction};
 use std::collections::BTreeMap;
@@ -27,6 +30,10 @@ use time::{Date, OffsetDateTime};
 const TENANT_COLS: &str = "id, name, tier, quota_override, burst_override, created_at_us";
 const KEY_COLS: &str = "id, tenant_id, kind, prefix, hash, scopes, created_at_us, revoked_at_us";
 const RECORD_COLS: &str = "id, tenant_id, user_id, envelope, metadata, size, created_at_us";
+const KEYRING_COLS: &str = "tenant_id, name, min_decryption_version, auto_rotate_period_s, \
+     deletion_allowed, root_id, index_key_wrapped, primary_version, primary_created_at_us, \
+     created_at_us, updated_at_us";
+const KEY_VERSION_COLS: &str = "tenant_id, keyring, version, root_id, wrapped_key, created_at_us";
 const AUDIT_COLS: &str =
     "seq, time, tenant_id, actor, subject, operation, resource_id, result, request_id, prev_hash, hash";
 
@@ -143,6 +150,223 @@ fn record_from_row(row: &DbRow) -> Result<Record> {
         size: i64_to_u64(get(row, "size")?, "records.size")?,
         created_at: time_from_us(get(row, "created_at_us")?, "records.created_at_us")?,
     })
+}
+
+fn u32_col(row: &DbRow, col: &'static str) -> Result<u32> {
+    u32::try_from(get::<i64>(row, col)?).map_err(|_| StoreError::Corrupt(col))
+}
+
+fn keyring_from_row(row: &DbRow) -> Result<Keyring> {
+    let period: Option<i64> = get(row, "auto_rotate_period_s")?;
+    Ok(Keyring {
+        tenant_id: TenantId::parse(&get::<String>(row, "tenant_id")?)
+            .map_err(|_| StoreError::Corrupt("keyrings.tenant_id"))?,
+        name: KeyringName::parse(&get::<String>(row, "name")?)
+            .map_err(|_| StoreError::Corrupt("keyrings.name"))?,
+        min_decryption_version: u32_col(row, "min_decryption_version")?,
+        auto_rotate_period_s: period
+            .map(|p| i64_to_u64(p, "keyrings.auto_rotate_period_s"))
+            .transpose()?,
+        deletion_allowed: get::<i64>(row, "deletion_allowed")? != 0,
+        root_id: get(row, "root_id")?,
+        index_key: WrappedKey(get(row, "index_key_wrapped")?),
+        primary_version: u32_col(row, "primary_version")?,
+        primary_created_at: time_from_us(
+            get(row, "primary_created_at_us")?,
+            "keyrings.primary_created_at_us",
+        )?,
+        created_at: time_from_us(get(row, "created_at_us")?, "keyrings.created_at_us")?,
+        updated_at: time_from_us(get(row, "updated_at_us")?, "keyrings.updated_at_us")?,
+    })
+}
+
+fn key_version_from_row(row: &DbRow) -> Result<KeyVersion> {
+    Ok(KeyVersion {
+        tenant_id: TenantId::parse(&get::<String>(row, "tenant_id")?)
+            .map_err(|_| StoreError::Corrupt("keyring_versions.tenant_id"))?,
+        keyring: KeyringName::parse(&get::<String>(row, "keyring")?)
+            .map_err(|_| StoreError::Corrupt("keyring_versions.keyring"))?,
+        version: u32_col(row, "version")?,
+        root_id: get(row, "root_id")?,
+        wrapped: WrappedKey(get(row, "wrapped_key")?),
+        created_at: time_from_us(get(row, "created_at_us")?, "keyring_versions.created_at_us")?,
+    })
+}
+
+async fn keyring_exists(
+    tx: &mut Transaction<'static, Db>,
+    tenant: &TenantId,
+    name: &KeyringName,
+) -> Result<bool> {
+    Ok(
+        sqlx::query("SELECT 1 FROM keyrings WHERE tenant_id = $1 AND name = $2")
+            .bind(tenant.as_str())
+            .bind(name.as_str())
+            .fetch_optional(&mut **tx)
+            .await?
+            .is_some(),
+    )
+}
+
+/// Applies a keyring mutation inside the batch transaction.
+async fn apply_keyring_mutation(
+    tx: &mut Transaction<'static, Db>,
+    mutation: Mutation,
+    now: i64,
+) -> Result<Outcome> {
+    match mutation {
+        Mutation::CreateKeyring(NewKeyring {
+            tenant_id,
+            name,
+            settings,
+            root_id,
+            index_key,
+            first_key,
+        }) => {
+            let period = settings
+                .auto_rotate_period_s
+                .map(|p| u64_to_i64(p, "auto_rotate_period"))
+                .transpose()?;
+            let row = sqlx::query(&format!(
+                "INSERT INTO keyrings ({KEYRING_COLS}) \
+                 SELECT $1, $2, 1, $3, $4, $5, $6, 1, $7, $7, $7 \
+                 WHERE EXISTS (SELECT 1 FROM tenants WHERE id = $1) \
+                 ON CONFLICT DO NOTHING RETURNING {KEYRING_COLS}"
+            ))
+            .bind(tenant_id.as_str())
+            .bind(name.as_str())
+            .bind(period)
+            .bind(i64::from(settings.deletion_allowed))
+            .bind(root_id.as_str())
+            .bind(index_key.0.as_slice())
+            .bind(now)
+            .fetch_optional(&mut **tx)
+            .await?;
+            let Some(row) = row else {
+                return Ok(if tenant_exists(tx, &tenant_id).await? {
+                    Outcome::Conflict
+                } else {
+                    Outcome::NotFound
+                });
+            };
+            sqlx::query(&format!(
+                "INSERT INTO keyring_versions ({KEY_VERSION_COLS}) VALUES ($1, $2, 1, $3, $4, $5)"
+            ))
+            .bind(tenant_id.as_str())
+            .bind(name.as_str())
+            .bind(root_id.as_str())
+            .bind(first_key.0.as_slice())
+            .bind(now)
+            .execute(&mut **tx)
+            .await?;
+            Ok(Outcome::KeyringCreated(keyring_from_row(&row)?))
+        }
+        Mutation::AddKeyVersion(NewKeyVersion {
+            tenant_id,
+            keyring,
+            version,
+            root_id,
+            wrapped,
+        }) => {
+            let row = sqlx::query(&format!(
+                "UPDATE keyrings SET primary_version = $3, primary_created_at_us = $4, updated_at_us = $4 \
+                 WHERE tenant_id = $1 AND name = $2 AND primary_version = $3 - 1 \
+                 RETURNING {KEYRING_COLS}"
+            ))
+            .bind(tenant_id.as_str())
+            .bind(keyring.as_str())
+            .bind(i64::from(version))
+            .bind(now)
+            .fetch_optional(&mut **tx)
+            .await?;
+            let Some(row) = row else {
+                return Ok(if keyring_exists(tx, &tenant_id, &keyring).await? {
+                    Outcome::Conflict
+                } else {
+                    Outcome::NotFound
+                });
+            };
+            sqlx::query(&format!(
+                "INSERT INTO keyring_versions ({KEY_VERSION_COLS}) VALUES ($1, $2, $3, $4, $5, $6)"
+            ))
+            .bind(tenant_id.as_str())
+            .bind(keyring.as_str())
+            .bind(i64::from(version))
+            .bind(root_id.as_str())
+            .bind(wrapped.0.as_slice())
+            .bind(now)
+            .execute(&mut **tx)
+            .await?;
+            Ok(Outcome::KeyVersionAdded(keyring_from_row(&row)?))
+        }
+        Mutation::UpdateKeyring(KeyringUpdate {
+            tenant_id,
+            name,
+            min_decryption_version,
+            auto_rotate_period_s,
+            deletion_allowed,
+        }) => {
+            let period = auto_rotate_period_s
+                .flatten()
+                .map(|p| u64_to_i64(p, "auto_rotate_period"))
+                .transpose()?;
+            let row = sqlx::query(&format!(
+                "UPDATE keyrings SET \
+                 min_decryption_version = COALESCE($3, min_decryption_version), \
+                 auto_rotate_period_s = CASE WHEN $4 = 1 THEN $5 ELSE auto_rotate_period_s END, \
+                 deletion_allowed = COALESCE($6, deletion_allowed), \
+                 updated_at_us = $7 \
+                 WHERE tenant_id = $1 AND name = $2 \
+                 AND COALESCE($3, min_decryption_version) <= primary_version \
+                 RETURNING {KEYRING_COLS}"
+            ))
+            .bind(tenant_id.as_str())
+            .bind(name.as_str())
+            .bind(min_decryption_version.map(i64::from))
+            .bind(i64::from(auto_rotate_period_s.is_some()))
+            .bind(period)
+            .bind(deletion_allowed.map(i64::from))
+            .bind(now)
+            .fetch_optional(&mut **tx)
+            .await?;
+            match row {
+                Some(row) => Ok(Outcome::KeyringUpdated(keyring_from_row(&row)?)),
+                None => Ok(if keyring_exists(tx, &tenant_id, &name).await? {
+                    Outcome::Conflict
+                } else {
+                    Outcome::NotFound
+                }),
+            }
+        }
+        Mutation::DeleteKeyring { tenant_id, name } => {
+            // Versions first (explicitly, not relying on the cascade being
+            // enabled), only when deletion is allowed.
+            sqlx::query(
+                "DELETE FROM keyring_versions WHERE tenant_id = $1 AND keyring = $2 \
+                 AND EXISTS (SELECT 1 FROM keyrings WHERE tenant_id = $1 AND name = $2 AND deletion_allowed = 1)",
+            )
+            .bind(tenant_id.as_str())
+            .bind(name.as_str())
+            .execute(&mut **tx)
+            .await?;
+            let done = sqlx::query(
+                "DELETE FROM keyrings WHERE tenant_id = $1 AND name = $2 AND deletion_allowed = 1",
+            )
+            .bind(tenant_id.as_str())
+            .bind(name.as_str())
+            .execute(&mut **tx)
+            .await?;
+            if done.rows_affected() == 1 {
+                return Ok(Outcome::KeyringDeleted);
+            }
+            Ok(if keyring_exists(tx, &tenant_id, &name).await? {
+                Outcome::Conflict
+            } else {
+                Outcome::NotFound
+            })
+        }
+        _ => Err(StoreError::InvalidInput("not a keyring mutation")),
+    }
 }
 
 /// Decodes an audit row; `Err(seq)` when it does not decode.
@@ -366,6 +590,10 @@ async fn apply_mutation(
                 Outcome::RecordDeleted
             })
         }
+        m @ (Mutation::CreateKeyring(_)
+        | Mutation::AddKeyVersion(_)
+        | Mutation::UpdateKeyring(_)
+        | Mutation::DeleteKeyring { .. }) => apply_keyring_mutation(tx, m, now).await,
     }
 }
 
@@ -386,6 +614,9 @@ fn complete_draft(unit: &mut WriteUnit) -> Result<()> {
         }) => {
             u64_to_i64(*q, "quota override")?;
         }
+        Mutation::CreateKeyring(k) => k.validate()?,
+        Mutation::AddKeyVersion(v) => v.validate()?,
+        Mutation::UpdateKeyring(u) => u.validate()?,
         Mutation::InsertRecord(r) => {
             crate::model::validate_metadata(&r.metadata)?;
             if r.envelope.len() > crate::model::MAX_ENVELOPE_LEN {
@@ -815,6 +1046,69 @@ async fn q_audit_events_for_tenant(
     Ok(rows.iter().filter_map(|r| audit_from_row(r).ok()).collect())
 }
 
+async fn q_get_keyring(
+    pool: &Pool<Db>,
+    tenant: &TenantId,
+    name: &KeyringName,
+) -> Result<Option<Keyring>> {
+    sqlx::query(&format!(
+        "SELECT {KEYRING_COLS} FROM keyrings WHERE tenant_id = $1 AND name = $2"
+    ))
+    .bind(tenant.as_str())
+    .bind(name.as_str())
+    .fetch_optional(pool)
+    .await?
+    .as_ref()
+    .map(keyring_from_row)
+    .transpose()
+}
+
+async fn q_list_keyrings(pool: &Pool<Db>, tenant: &TenantId) -> Result<Vec<Keyring>> {
+    let rows = sqlx::query(&format!(
+        "SELECT {KEYRING_COLS} FROM keyrings WHERE tenant_id = $1 ORDER BY name"
+    ))
+    .bind(tenant.as_str())
+    .fetch_all(pool)
+    .await?;
+    rows.iter().map(keyring_from_row).collect()
+}
+
+async fn q_list_key_versions(
+    pool: &Pool<Db>,
+    tenant: &TenantId,
+    name: &KeyringName,
+) -> Result<Vec<KeyVersion>> {
+    let rows = sqlx::query(&format!(
+        "SELECT {KEY_VERSION_COLS} FROM keyring_versions WHERE tenant_id = $1 AND keyring = $2 ORDER BY version"
+    ))
+    .bind(tenant.as_str())
+    .bind(name.as_str())
+    .fetch_all(pool)
+    .await?;
+    rows.iter().map(key_version_from_row).collect()
+}
+
+async fn q_list_auto_rotating(
+    pool: &Pool<Db>,
+    limit: u32,
+    after: Option<(&TenantId, &KeyringName)>,
+) -> Result<Vec<Keyring>> {
+    let limit = i64::from(limit.clamp(1, 1000));
+    let (t, n) = after
+        .map(|(t, n)| (t.as_str().to_owned(), n.as_str().to_owned()))
+        .unwrap_or_default();
+    let rows = sqlx::query(&format!(
+        "SELECT {KEYRING_COLS} FROM keyrings WHERE auto_rotate_period_s IS NOT NULL \
+         AND (tenant_id > $1 OR (tenant_id = $1 AND name > $2)) ORDER BY tenant_id, name LIMIT $3"
+    ))
+    .bind(t)
+    .bind(n)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    rows.iter().map(keyring_from_row).collect()
+}
+
 /// The embedded migrations of this backend as a sqlx migration source.
 #[derive(Debug)]
 struct EmbeddedMigrations(&'static [(i64, &'static str, &'static str)]);
@@ -1003,6 +1297,30 @@ impl crate::store::Store for BackendStore {
         limit: u32,
     ) -> Result<Vec<AuditEvent>> {
         q_audit_events_for_tenant(&self.pool, tenant, after_seq, limit).await
+    }
+
+    async fn get_keyring(&self, tenant: &TenantId, name: &KeyringName) -> Result<Option<Keyring>> {
+        q_get_keyring(&self.pool, tenant, name).await
+    }
+
+    async fn list_keyrings(&self, tenant: &TenantId) -> Result<Vec<Keyring>> {
+        q_list_keyrings(&self.pool, tenant).await
+    }
+
+    async fn list_key_versions(
+        &self,
+        tenant: &TenantId,
+        name: &KeyringName,
+    ) -> Result<Vec<KeyVersion>> {
+        q_list_key_versions(&self.pool, tenant, name).await
+    }
+
+    async fn list_auto_rotating_keyrings(
+        &self,
+        limit: u32,
+        after: Option<(&TenantId, &KeyringName)>,
+    ) -> Result<Vec<Keyring>> {
+        q_list_auto_rotating(&self.pool, limit, after).await
     }
 
     async fn close(&self) {

@@ -11,11 +11,18 @@ type DbRow = sqlx::postgres::PgRow;
 
 const BACKEND: crate::store::Backend = crate::store::Backend::Postgres;
 
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "init",
-    include_str!("../../migrations/postgres/0001_init.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "init",
+        include_str!("../../migrations/postgres/0001_init.sql"),
+    ),
+    (
+        2,
+        "keyrings",
+        include_str!("../../migrations/postgres/0002_keyrings.sql"),
+    ),
+];
 
 async fn begin_write(pool: &sqlx::Pool<Db>) -> sqlx::Result<sqlx::Transaction<'static, Db>> {
     pool.begin().await

@@ -12,11 +12,18 @@ type DbRow = sqlx::sqlite::SqliteRow;
 
 const BACKEND: crate::store::Backend = crate::store::Backend::Sqlite;
 
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "init",
-    include_str!("../../migrations/sqlite/0001_init.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "init",
+        include_str!("../../migrations/sqlite/0001_init.sql"),
+    ),
+    (
+        2,
+        "keyrings",
+        include_str!("../../migrations/sqlite/0002_keyrings.sql"),
+    ),
+];
 
 async fn begin_write(pool: &sqlx::Pool<Db>) -> sqlx::Result<sqlx::Transaction<'static, Db>> {
     pool.begin_with("BEGIN IMMEDIATE").await
