@@ -61,6 +61,9 @@ pub struct EnclaveArgs {
     /// How often to check for rotation / reload the shared key set, seconds.
     #[arg(long, default_value_t = 30)]
     pub maintenance_secs: u64,
+    /// Analyze requests allowed to hold plaintext at once (others wait).
+    #[arg(long, default_value_t = zenalyze_enclave::DEFAULT_MAX_CONCURRENT)]
+    pub max_concurrent: usize,
     /// Enclave id reported by /attestation and /health (random by default).
     #[arg(long)]
     pub enclave_id: Option<String>,
@@ -138,10 +141,12 @@ pub async fn run(args: EnclaveArgs) -> anyhow::Result<()> {
         bail!("--rotate-every-secs and --maintenance-secs must be positive");
     }
     let (provider, _shim) = provider(&args).await?;
-    let mut builder = EnclaveBuilder::new(&args.data_dir, provider).rotation(
-        Duration::from_secs(args.rotate_every_secs),
-        Duration::from_secs(args.grace_secs),
-    );
+    let mut builder = EnclaveBuilder::new(&args.data_dir, provider)
+        .rotation(
+            Duration::from_secs(args.rotate_every_secs),
+            Duration::from_secs(args.grace_secs),
+        )
+        .max_concurrent(args.max_concurrent);
     if let Some(id) = &args.enclave_id {
         builder = builder.enclave_id(id.clone());
     }
