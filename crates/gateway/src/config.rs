@@ -65,6 +65,9 @@ pub struct HttpSettings {
     pub request_timeout: Duration,
     /// How long shutdown waits for in-flight requests before giving up.
     pub shutdown_grace: Duration,
+    /// Longest time a client may take to send its request headers; the
+    /// connection is closed beyond it (slow-client protection).
+    pub header_read_timeout: Duration,
 }
 
 impl Default for HttpSettings {
@@ -72,6 +75,7 @@ impl Default for HttpSettings {
         HttpSettings {
             request_timeout: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(30),
+            header_read_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -124,6 +128,7 @@ struct FileConfig {
     metadata_max_entries: Option<usize>,
     request_timeout_ms: Option<u64>,
     shutdown_grace_ms: Option<u64>,
+    header_read_timeout_ms: Option<u64>,
     log_level: Option<String>,
     database_max_connections: Option<u32>,
 }
@@ -349,6 +354,17 @@ impl ServeConfig {
                 return Err(invalid("shutdown_grace_ms", "must be at most 600000"));
             }
             http.shutdown_grace = Duration::from_millis(ms);
+        }
+
+        let header_ms: Option<u64> = match env("ZENALYZE_HEADER_READ_TIMEOUT_MS") {
+            Some(v) => Some(parse_num("header_read_timeout_ms", &v)?),
+            None => file.header_read_timeout_ms,
+        };
+        if let Some(ms) = header_ms {
+            if !(100..=300_000).contains(&ms) {
+                return Err(invalid("header_read_timeout_ms", "must be 100 to 300000"));
+            }
+            http.header_read_timeout = Duration::from_millis(ms);
         }
 
         let log_level = env("ZENALYZE_LOG_LEVEL")

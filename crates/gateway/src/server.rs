@@ -2,7 +2,7 @@
 //! in-flight requests up to the grace period, then flush and close the
 //! store, which drains the group-commit audit writer).
 
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 
 use tokio::net::TcpListener;
 
@@ -38,24 +38,26 @@ pub async fn shutdown_signal() {
     }
 }
 
-/// Serves `app` on `listener` until `shutdown` resolves, then drains
-/// in-flight requests (at most the configured grace period) and closes the
-/// store (flushing queued audit events).
+/// Serves `app` on `listener` until `shutdown` resolves, then stops
+/// accepting, drains in-flight requests (at most the configured grace
+/// period, then aborts the remaining connections) and closes the store
+/// (flushing queued audit events).
+///
+/// Connections are served by hyper (HTTP/1.1 and HTTP/2) with the header
+/// read timeout of [`crate::config::HttpSettings::header_read_timeout`].
 pub async fn serve(
     listener: TcpListener,
     app: App,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    use hyper_util::server::conn::auto::Builder;
+    use hyper_util::server::graceful::GracefulShutdown;
+    use hyper_util::service::TowerToHyperService;
+
     let state = app.state().clone();
     let grace = state.http().shutdown_grace;
     let router = app.router();
-    let (tx, mut rx) = tokio::sync::watch::channel(false);
-    let server = axum::serve(listener, router)
-        .with_graceful_shutdown(async move {
-            let _ = rx.wait_for(|stop| *stop).await;
-        })
-        .into_future();
-    let mut server = tokio::spawn(server);
     let purge_store = state.store().clone();
     let purger = tokio::spawn(async move {
         let mut tick = tokio::time::interval(PURGE_INTERVAL);
@@ -68,28 +70,63 @@ pub async fn serve(
             }
         }
     });
-    let result = tokio::select! {
-        joined = &mut server => joined,
-        _ = shutdown => {
-            tracing::info!(grace_ms = u64::try_from(grace.as_millis()).unwrap_or(u64::MAX), "shutdown requested, draining in-flight requests");
-            let _ = tx.send(true);
-            match tokio::time::timeout(grace, &mut server).await {
-                Ok(joined) => joined,
-                Err(_) => {
-                    tracing::warn!("grace period over, aborting remaining connections");
-                    server.abort();
-                    Ok(Ok(()))
-                }
+
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(state.http().header_read_timeout);
+    builder.http2().timer(TokioTimer::new());
+    let graceful = GracefulShutdown::new();
+    let mut connections = tokio::task::JoinSet::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        // Reap finished connection tasks so the set does not grow.
+        while connections.try_join_next().is_some() {}
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, _peer) = match accepted {
+                    Ok(a) => a,
+                    Err(e) => {
+                        // Typically EMFILE: back off instead of spinning.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let service = TowerToHyperService::new(router.clone());
+                let conn = builder
+                    .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                    .into_owned();
+                let conn = graceful.watch(conn);
+                connections.spawn(async move {
+                    if let Err(e) = conn.await {
+                        tracing::debug!(error = %e, "connection ended with an error");
+                    }
+                });
             }
+            _ = &mut shutdown => break,
         }
-    };
+    }
+    drop(listener);
+    tracing::info!(
+        grace_ms = u64::try_from(grace.as_millis()).unwrap_or(u64::MAX),
+        connections = connections.len(),
+        "shutdown requested, draining in-flight requests"
+    );
+    if tokio::time::timeout(grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("grace period over, aborting remaining connections");
+    }
+    connections.abort_all();
+    while connections.join_next().await.is_some() {}
     purger.abort();
     state.store().close().await;
     tracing::info!("server stopped, audit writer flushed");
-    match result {
-        Ok(r) => r,
-        Err(e) => Err(std::io::Error::other(e)),
-    }
+    Ok(())
 }
 
 /// Runs `zenalyze serve` with a validated configuration until `shutdown`

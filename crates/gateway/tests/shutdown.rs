@@ -105,6 +105,7 @@ async fn request_deadline_is_a_503_problem() {
             http: HttpSettings {
                 request_timeout: Duration::from_millis(200),
                 shutdown_grace: Duration::from_secs(2),
+                header_read_timeout: Duration::from_millis(500),
             },
             ..Options::default()
         },
@@ -118,5 +119,32 @@ async fn request_deadline_is_a_503_problem() {
         .expect("send");
     let p = expect_problem(r, 503, "timeout").await;
     assert!(p["request_id"].is_string());
+    s.stop().await.expect("stop");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_clients_are_disconnected() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let s = TestServer::start(Db::Sqlite).await;
+    let addr = s.base.trim_start_matches("http://").to_owned();
+    let mut conn = tokio::net::TcpStream::connect(&addr)
+        .await
+        .expect("connect");
+    // Headers never finished: the server must give up on its own.
+    conn.write_all(b"GET /v1/health HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .expect("write");
+    let mut buf = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(5), conn.read_to_end(&mut buf)).await;
+    let closed = matches!(read, Ok(Ok(_)) | Ok(Err(_)));
+    assert!(
+        closed,
+        "connection still open after the header read timeout"
+    );
+    let text = String::from_utf8_lossy(&buf);
+    assert!(buf.is_empty() || text.starts_with("HTTP/1.1 408"), "{text}");
+    // A well-behaved client is unaffected.
+    let r = s.http.get(s.url("/v1/health")).send().await.expect("send");
+    assert_eq!(r.status(), 200);
     s.stop().await.expect("stop");
 }

@@ -127,6 +127,7 @@ impl Default for Options {
             http: HttpSettings {
                 request_timeout: Duration::from_secs(10),
                 shutdown_grace: Duration::from_secs(5),
+                header_read_timeout: Duration::from_millis(500),
             },
             extra: None,
         }
