@@ -20,6 +20,10 @@ pub struct DevArgs {
     /// Log filter (`info`, `debug`, `zenalyze_gateway=debug,info`…).
     #[arg(long, default_value = "info", env = "ZENALYZE_LOG_LEVEL")]
     pub log_level: String,
+    /// Number of in-process development enclaves (Unix sockets in the data
+    /// directory, one shared HPKE key set).
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub enclaves: usize,
 }
 
 /// Runs `zenalyze dev` until SIGINT/SIGTERM.
@@ -38,6 +42,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         admin_token: std::env::var("ZENALYZE_ADMIN_TOKEN")
             .ok()
             .map(Zeroizing::new),
+        enclaves: args.enclaves.clamp(1, 16),
         ..DevOptions::default()
     };
     zenalyze_gateway::dev::run(opts, zenalyze_gateway::server::shutdown_signal()).await

@@ -44,6 +44,9 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+#[cfg(feature = "ai")]
+pub mod ai;
+
 use std::fmt;
 
 use serde::de::DeserializeOwned;

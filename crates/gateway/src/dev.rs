@@ -50,6 +50,9 @@ pub struct DevOptions {
     pub limits: Limits,
     /// Timeouts.
     pub http: HttpSettings,
+    /// Number of in-process development enclaves (at least one), on Unix
+    /// sockets in the data directory, sharing one HPKE key set.
+    pub enclaves: usize,
 }
 
 impl std::fmt::Debug for DevOptions {
@@ -72,6 +75,7 @@ impl Default for DevOptions {
             admin_token: None,
             limits: Limits::default(),
             http: HttpSettings::default(),
+            enclaves: 1,
         }
     }
 }
@@ -399,16 +403,21 @@ pub async fn run(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let (builder, creds) = prepare(&opts).await?;
+    let (builder, enclaves) =
+        crate::ai::dev::attach(builder, &opts.data_dir, opts.enclaves).await?;
     let listener = tokio::net::TcpListener::bind(opts.listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", opts.listen))?;
     let addr = listener.local_addr()?;
     let mut out = std::io::stdout().lock();
     out.write_all(banner(addr, &creds, &opts.data_dir).as_bytes())?;
+    out.write_all(crate::ai::dev::banner(&enclaves).as_bytes())?;
     out.flush()?;
     drop(out);
     tracing::info!(listen = %addr, "zenalyze dev started");
-    crate::server::serve(listener, builder.build(), shutdown).await?;
+    let served = crate::server::serve(listener, builder.build(), shutdown).await;
+    enclaves.shutdown().await;
+    served?;
     Ok(())
 }
 

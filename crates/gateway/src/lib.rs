@@ -21,6 +21,7 @@
 #![warn(missing_docs)]
 
 pub mod admin;
+pub mod ai;
 pub mod auth;
 pub mod config;
 pub mod dev;

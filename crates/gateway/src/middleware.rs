@@ -35,6 +35,13 @@ pub async fn problem_bodies(req: Request, next: Next) -> Response {
     if !(status.is_client_error() || status.is_server_error()) {
         return response;
     }
+    // Sealed EHBP answers (AI endpoints) are relayed unchanged.
+    if response
+        .headers()
+        .contains_key(zenalyze_ehbp::RESPONSE_NONCE_HEADER)
+    {
+        return response;
+    }
     let is_problem = response
         .headers()
         .get(header::CONTENT_TYPE)
