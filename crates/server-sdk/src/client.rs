@@ -329,7 +329,7 @@ impl ZenalyzeServer {
                 retry += 1;
                 continue;
             }
-            return Err(Error::Api(problem(&raw, retry_after)));
+            return Err(problem(&raw, retry_after).into());
         }
     }
 

@@ -175,9 +175,9 @@ pub enum Error {
         /// Attempts made.
         attempts: u32,
     },
-    /// The gateway answered with a problem document.
+    /// The gateway answered with a problem document (boxed: it is large).
     #[error(transparent)]
-    Api(#[from] ApiError),
+    Api(Box<ApiError>),
     /// The gateway's answer was not what the API documents.
     #[error("unexpected answer from the gateway (HTTP {status}): {what}")]
     UnexpectedResponse {
@@ -188,11 +188,22 @@ pub enum Error {
     },
 }
 
+impl From<ApiError> for Error {
+    fn from(e: ApiError) -> Self {
+        Error::Api(Box::new(e))
+    }
+}
+
 impl Error {
     /// The problem type when this is an API error.
     pub fn problem(&self) -> Option<ProblemType> {
+        self.api().map(|e| e.problem)
+    }
+
+    /// The problem document when this is an API error.
+    pub fn api(&self) -> Option<&ApiError> {
         match self {
-            Error::Api(e) => Some(e.problem),
+            Error::Api(e) => Some(e),
             _ => None,
         }
     }
