@@ -29,20 +29,16 @@ async fn run() {
     let s1 = dir.path().join("e1.sock");
     let mut e0 = IsolatedEnclave::start(&edir, s0.clone(), "enclave-0");
     let e1 = IsolatedEnclave::start(&edir, s1.clone(), "enclave-1");
-    let gw = Gateway::start(
-        dir,
-        vec![e0.address.clone(), e1.address.clone()],
-        |c| {
-            c.health_interval = HEALTH;
-            c.health_timeout = Duration::from_millis(500);
-            c.connect_timeout = Duration::from_millis(500);
-            c.max_backoff = Duration::from_millis(800);
-        },
-    )
+    let gw = Gateway::start(dir, vec![e0.address.clone(), e1.address.clone()], |c| {
+        c.health_interval = HEALTH;
+        c.health_timeout = Duration::from_millis(500);
+        c.connect_timeout = Duration::from_millis(500);
+        c.max_backoff = Duration::from_millis(800);
+    })
     .await;
     assert_eq!(gw.pool.healthy_count(), 2);
-    let pem = std::fs::read_to_string(edir.join(zenalyze_enclave::attest::DEV_ROOT_FILE))
-        .expect("root");
+    let pem =
+        std::fs::read_to_string(edir.join(zenalyze_enclave::attest::DEV_ROOT_FILE)).expect("root");
     let root = zenalyze_attestation::dev::DevRoot::from_pem(&pem)
         .expect("pem")
         .sha256_fingerprint_hex();
@@ -123,7 +119,10 @@ async fn run() {
     let _e0b = IsolatedEnclave::start(&edir, s0, "enclave-0b");
     let t = Instant::now();
     while gw.pool.healthy_count() < 2 {
-        assert!(t.elapsed() < Duration::from_secs(5), "recovered enclave did not rejoin");
+        assert!(
+            t.elapsed() < Duration::from_secs(5),
+            "recovered enclave did not rejoin"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     ai.analyze("again", vec![Input::text("fine")])
