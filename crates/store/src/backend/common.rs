@@ -1154,10 +1154,11 @@ async fn run_migrations(pool: &Pool<Db>) -> Result<()> {
     loop {
         match migrator.run(pool).await {
             Ok(()) => return Ok(()),
-            Err(e) if attempt < 3 => {
+            Err(e) if attempt < 10 => {
                 attempt += 1;
                 tracing::warn!(error = %e, attempt, "schema migration failed; retrying");
-                tokio::time::sleep(std::time::Duration::from_millis(100 * attempt)).await;
+                tokio::time::sleep(std::time::Duration::from_millis((100 * attempt).min(800)))
+                    .await;
             }
             Err(e) => return Err(e.into()),
         }

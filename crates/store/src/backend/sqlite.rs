@@ -55,11 +55,25 @@ pub(crate) async fn open(
         .synchronous(SqliteSynchronous::Full)
         .busy_timeout(options.busy_timeout)
         .foreign_keys(true);
-    let pool = SqlitePoolOptions::new()
-        .max_connections(options.max_connections.max(1))
-        .acquire_timeout(options.busy_timeout.max(std::time::Duration::from_secs(5)))
-        .connect_with(connect)
-        .await?;
+    // Several processes opening one fresh file at once race on switching it
+    // to WAL (an exclusive lock the busy handler does not wait for): retry
+    // the connection a few times with backoff before giving up.
+    let mut attempt = 0u64;
+    let pool = loop {
+        let result = SqlitePoolOptions::new()
+            .max_connections(options.max_connections.max(1))
+            .acquire_timeout(options.busy_timeout.max(std::time::Duration::from_secs(5)))
+            .connect_with(connect.clone())
+            .await;
+        match result {
+            Ok(pool) => break pool,
+            Err(sqlx::Error::Database(e)) if attempt < 10 && e.message().contains("locked") => {
+                attempt += 1;
+                tokio::time::sleep(std::time::Duration::from_millis((50 * attempt).min(500))).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    };
     run_migrations(&pool).await?;
     Ok(BackendStore::start(pool, options))
 }
