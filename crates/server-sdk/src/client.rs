@@ -3,12 +3,10 @@
 use std::fmt;
 use std::time::Duration;
 
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
 use rand::Rng;
 use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 use reqwest::{Method, StatusCode};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use zeroize::Zeroizing;
 
 use crate::error::{ApiError, Error, ProblemType};
@@ -189,6 +187,10 @@ struct Spec<'a> {
     path: String,
     query: Vec<(&'static str, String)>,
     json: Option<Value>,
+    /// A binary body sent as is (the caller sets the content type).
+    raw_body: Option<Vec<u8>>,
+    /// Extra request headers.
+    headers: HeaderMap,
     idempotency_key: Option<&'a str>,
     /// Safe to repeat after a network error or a 503.
     idempotent: bool,
@@ -268,10 +270,12 @@ impl ZenalyzeServer {
             req = req.header("idempotency-key", k);
         }
         if let Some(b) = body {
-            req = req
-                .header(CONTENT_TYPE, "application/json")
-                .body(b.to_vec());
+            if spec.json.is_some() {
+                req = req.header(CONTENT_TYPE, "application/json");
+            }
+            req = req.body(b.to_vec());
         }
+        req = req.headers(spec.headers.clone());
         let res = req.send().await?;
         let status = res.status().as_u16();
         let headers = res.headers().clone();
@@ -284,12 +288,13 @@ impl ZenalyzeServer {
     }
 
     async fn request(&self, spec: Spec<'_>) -> Result<Raw, Error> {
-        let body = match &spec.json {
-            Some(v) => Some(
+        let body = match (&spec.json, &spec.raw_body) {
+            (Some(v), _) => Some(
                 serde_json::to_vec(v)
                     .map_err(|_| Error::InvalidArgument("the request could not be serialized"))?,
             ),
-            None => None,
+            (None, Some(b)) => Some(b.clone()),
+            (None, None) => None,
         };
         let mut attempts = 0u32;
         let mut retry = 0u32;
@@ -319,8 +324,17 @@ impl ZenalyzeServer {
             let retry_after = raw
                 .header("retry-after")
                 .and_then(|v| parse_retry_after(&v, std::time::SystemTime::now()));
-            // A 429 was refused before anything happened: always safe to repeat.
-            let retryable = raw.status == 429 || (raw.status == 503 && spec.idempotent);
+            // A 429, and a 503 `unavailable` ("nothing was changed"), were
+            // refused before anything happened: always safe to repeat. Other
+            // 503s (`timeout`: "may or may not have been applied") only when
+            // the request is idempotent.
+            let unavailable = raw.status == 503
+                && serde_json::from_slice::<Value>(&raw.body)
+                    .ok()
+                    .and_then(|v| v.get("type").and_then(Value::as_str).map(str::to_owned))
+                    .is_some_and(|t| t == "https://zenalyze.dev/problems/unavailable");
+            let retryable =
+                raw.status == 429 || unavailable || (raw.status == 503 && spec.idempotent);
             if retryable
                 && retry < self.max_retries
                 && retry_after.is_none_or(|d| d <= self.max_retry_delay)
@@ -375,6 +389,8 @@ impl ZenalyzeServer {
                 path: "/v1/records".into(),
                 query: vec![],
                 json: Some(body),
+                raw_body: None,
+                headers: HeaderMap::new(),
                 idempotency_key: Some(&key),
                 idempotent: true,
                 sealed: false,
@@ -411,6 +427,8 @@ impl ZenalyzeServer {
             path,
             query,
             json: None,
+            raw_body: None,
+            headers: HeaderMap::new(),
             idempotency_key: None,
             idempotent: true,
             sealed: false,
@@ -423,6 +441,8 @@ impl ZenalyzeServer {
             path: path.into(),
             query: vec![],
             json: Some(json),
+            raw_body: None,
+            headers: HeaderMap::new(),
             idempotency_key: None,
             // encrypt/decrypt/blind-index change no state: repeating is safe.
             idempotent: true,
@@ -472,8 +492,8 @@ impl ZenalyzeServer {
     /// Forwards the client's sealed AI request (`POST /v1/ai/analyze`) with
     /// the backend's plaintext instructions and record ids, and returns the
     /// sealed answer untouched (status, response nonce, body) for the client
-    /// to open — or, with a callback URL, the accepted job. Sent once unless
-    /// an idempotency key is given.
+    /// to open — or, with a callback URL, the accepted job. Retried only
+    /// when the gateway guarantees nothing ran (429, 503 `unavailable`).
     pub async fn analyze_with_ai(&self, input: AnalyzeRequest) -> Result<AnalyzeOutcome, Error> {
         let ek = &input.encrypted_data.encapsulated_key;
         if ek.len() != 64 || !ek.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
@@ -487,36 +507,62 @@ impl ZenalyzeServer {
         if !input.record_ids.iter().all(|r| is_opaque_id(r)) {
             return Err(Error::InvalidArgument("record ids must be record ids"));
         }
-        if let Some(k) = &input.idempotency_key {
-            if !is_opaque_id(k) {
-                return Err(Error::InvalidArgument(
-                    "idempotency key must be 1 to 128 characters of [A-Za-z0-9._:-]",
-                ));
-            }
-        }
-        let mut body = Map::new();
-        body.insert("encapsulated_key".into(), json!(ek));
-        body.insert(
-            "sealed_body".into(),
-            json!(STANDARD.encode(&input.encrypted_data.body)),
+        let mut headers = HeaderMap::new();
+        let bad = |_| Error::InvalidArgument("a side-data value is not a valid header value");
+        headers.insert(
+            "ehbp-encapsulated-key",
+            HeaderValue::from_str(ek).map_err(bad)?,
+        );
+        headers.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("application/octet-stream"),
         );
         if let Some(i) = &input.instructions {
-            body.insert("instructions".into(), json!(i));
+            if i.len() > 4096 || i.chars().any(|c| c.is_control() && c != '\t') {
+                return Err(Error::InvalidArgument(
+                    "instructions must be at most 4096 bytes of text without control characters",
+                ));
+            }
+            // Header values are bytes: the UTF-8 bytes are sent as they are.
+            headers.insert(
+                "zenalyze-instructions",
+                HeaderValue::from_bytes(i.as_bytes()).map_err(bad)?,
+            );
+        }
+        if input.record_ids.len() > 64 {
+            return Err(Error::InvalidArgument("at most 64 record ids"));
         }
         if !input.record_ids.is_empty() {
-            body.insert("record_ids".into(), json!(input.record_ids));
+            headers.insert(
+                "zenalyze-record-ids",
+                HeaderValue::from_str(&input.record_ids.join(",")).map_err(bad)?,
+            );
         }
         if let Some(u) = &input.callback_url {
-            body.insert("callback_url".into(), json!(u));
+            let url = reqwest::Url::parse(u)
+                .map_err(|_| Error::InvalidArgument("callback URL must be an absolute URL"))?;
+            if !matches!(url.scheme(), "https" | "http") {
+                return Err(Error::InvalidArgument("callback URL must be http(s)"));
+            }
+            headers.insert(
+                "callback-url",
+                HeaderValue::from_str(url.as_str()).map_err(bad)?,
+            );
+            headers.insert("prefer", HeaderValue::from_static("respond-async"));
         }
         let raw = self
             .request(Spec {
                 method: Method::POST,
                 path: "/v1/ai/analyze".into(),
                 query: vec![],
-                json: Some(Value::Object(body)),
-                idempotency_key: input.idempotency_key.as_deref(),
-                idempotent: input.idempotency_key.is_some(),
+                json: None,
+                raw_body: Some(input.encrypted_data.body),
+                headers,
+                idempotency_key: None,
+                // An AI request may have run after a network error: never
+                // repeated then (only 429 and 503 `unavailable`, which
+                // guarantee nothing ran, are retried).
+                idempotent: false,
                 sealed: true,
             })
             .await?;

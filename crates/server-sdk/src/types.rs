@@ -164,8 +164,6 @@ pub struct AnalyzeRequest {
     pub record_ids: Vec<String>,
     /// Run asynchronously and deliver the sealed answer to this URL.
     pub callback_url: Option<String>,
-    /// Makes retries of this request safe.
-    pub idempotency_key: Option<String>,
 }
 
 impl AnalyzeRequest {
@@ -176,7 +174,6 @@ impl AnalyzeRequest {
             instructions: None,
             record_ids: Vec::new(),
             callback_url: None,
-            idempotency_key: None,
         }
     }
 
@@ -195,12 +192,6 @@ impl AnalyzeRequest {
     /// Runs asynchronously with a webhook to `url`.
     pub fn callback_url(mut self, url: impl Into<String>) -> Self {
         self.callback_url = Some(url.into());
-        self
-    }
-
-    /// Sets an idempotency key (makes the request retryable).
-    pub fn idempotency_key(mut self, key: impl Into<String>) -> Self {
-        self.idempotency_key = Some(key.into());
         self
     }
 }

@@ -251,7 +251,7 @@ async fn retry_after_429_503_and_unsafe_requests() {
     let p = proxy(dev.port, |_| Action::Respond {
         status: 503,
         headers: vec![],
-        body: problem_body("unavailable", 503),
+        body: problem_body("timeout", 503),
     })
     .await;
     let sealed = SealedRequest {
@@ -259,15 +259,35 @@ async fn retry_after_429_503_and_unsafe_requests() {
         encapsulated_key: "ab".repeat(32),
     };
     let e = client(&p.url())
-        .analyze_with_ai(AnalyzeRequest::new(sealed))
+        .analyze_with_ai(AnalyzeRequest::new(sealed.clone()))
         .await
         .unwrap_err();
-    assert_eq!(e.problem(), Some(ProblemType::Unavailable));
+    assert_eq!(e.problem(), Some(ProblemType::Timeout));
     assert_eq!(
         p.connections(),
         1,
-        "analyze without idempotency key is sent once"
+        "an analyze that may have run is sent once"
     );
+    let e = client(&p.url())
+        .list_records(ListRecords::new("u"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.problem(), Some(ProblemType::Timeout));
+    assert_eq!(p.connections(), 1 + 3, "a read is retried");
+
+    // 503 `unavailable` guarantees nothing ran: even an analyze is retried.
+    let p = proxy(dev.port, |i| Action::Respond {
+        status: 503,
+        headers: vec![("retry-after", "0".into())],
+        body: problem_body(if i == 0 { "unavailable" } else { "timeout" }, 503),
+    })
+    .await;
+    let e = client(&p.url())
+        .analyze_with_ai(AnalyzeRequest::new(sealed))
+        .await
+        .unwrap_err();
+    assert_eq!(e.problem(), Some(ProblemType::Timeout));
+    assert_eq!(p.connections(), 2);
 }
 
 #[tokio::test]

@@ -13,6 +13,7 @@ import {
   ConfigurationError,
   InvalidArgumentError,
   NetworkError,
+  PROBLEM_BASE,
   TimeoutError,
   ZenalyzeError,
   apiErrorFrom,
@@ -129,10 +130,8 @@ export interface AnalyzeInput {
   instructions?: string;
   /** Ids of stored records the sealed request refers to; the gateway fetches their envelopes. */
   recordIds?: string[];
-  /** Run asynchronously and deliver the sealed answer to this URL (Standard Webhooks signed). */
+  /** Run asynchronously (`Prefer: respond-async`) and notify this URL when the job ends (Standard Webhooks signed). */
   callbackUrl?: string;
-  /** Makes retries of this request safe (the gateway must honour it). */
-  idempotencyKey?: string;
 }
 
 /** The sealed answer to hand back to the client, untouched. */
@@ -216,6 +215,8 @@ interface RequestSpec {
   path: string;
   query?: Record<string, string | number | undefined>;
   json?: unknown;
+  /** A binary body (sent as is; the caller sets content-type). */
+  rawBody?: Uint8Array;
   headers?: Record<string, string>;
   /** Safe to repeat after a network error or a 503 (reads, deletes, pure functions, creates with an idempotency key). */
   idempotent: boolean;
@@ -244,6 +245,15 @@ export function parseRetryAfter(value: string | null, nowMs: number = Date.now()
   if (/^\d{1,10}$/.test(v)) return Number(v) * 1000;
   const at = Date.parse(v);
   return Number.isNaN(at) ? undefined : Math.max(0, at - nowMs);
+}
+
+function problemType(res: RawResponse): string | undefined {
+  try {
+    const v = JSON.parse(text(res.body)) as { type?: unknown };
+    return typeof v?.type === 'string' ? v.type : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function b64(bytes: Uint8Array): string {
@@ -351,14 +361,14 @@ export class ZenalyzeServer {
     return Math.floor(exp / 2 + (exp > 1 ? randomInt(0, Math.floor(exp / 2) + 1) : 0));
   }
 
-  async #attempt(spec: RequestSpec, url: string, body: string | undefined): Promise<RawResponse> {
+  async #attempt(spec: RequestSpec, url: string, body: string | Uint8Array | undefined): Promise<RawResponse> {
     const headers: Record<string, string> = {
-      authorization: `Bearer ${this.#apiKey}`,
       accept: 'application/json, application/problem+json',
       'user-agent': `zenalyze-server-node/${VERSION}`,
+      ...(typeof body === 'string' ? { 'content-type': 'application/json' } : {}),
       ...(spec.headers ?? {}),
+      authorization: `Bearer ${this.#apiKey}`,
     };
-    if (body !== undefined) headers['content-type'] = 'application/json';
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), this.timeoutMs);
     try {
@@ -376,7 +386,7 @@ export class ZenalyzeServer {
     const qs = new URLSearchParams();
     for (const [k, v] of Object.entries(spec.query ?? {})) if (v !== undefined) qs.set(k, String(v));
     const url = `${this.baseUrl}${spec.path}${qs.toString() ? `?${qs.toString()}` : ''}`;
-    const body = spec.json === undefined ? undefined : JSON.stringify(spec.json);
+    const body = spec.rawBody ?? (spec.json === undefined ? undefined : JSON.stringify(spec.json));
     let attempts = 0;
     for (let retry = 0; ; retry++) {
       attempts++;
@@ -395,8 +405,10 @@ export class ZenalyzeServer {
       }
       if ((res.status >= 200 && res.status < 300) || spec.accept?.(res)) return res;
       const retryAfter = parseRetryAfter(res.headers.get('retry-after'));
-      // 429: the request was refused before anything happened, so it is always safe to repeat.
-      const retryable = res.status === 429 || (res.status === 503 && spec.idempotent);
+      // A 429, and a 503 `unavailable` ("nothing was changed"), were refused
+      // before anything happened: always safe to repeat. Other 503s
+      // (`timeout`: "may or may not have been applied") only when idempotent.
+      const retryable = res.status === 429 || (res.status === 503 && (spec.idempotent || problemType(res) === `${PROBLEM_BASE}unavailable`));
       if (retryable && retry < this.maxRetries && (retryAfter === undefined || retryAfter <= this.#maxDelay)) {
         await sleep(retryAfter ?? this.#backoff(retry));
         continue;
@@ -508,10 +520,14 @@ export class ZenalyzeServer {
   }
 
   /**
-   * Forwards the client's sealed AI request (`POST /v1/ai/analyze`) with the
-   * backend's plaintext instructions and record ids, and returns the sealed
-   * answer untouched for the client to open. With `callbackUrl` the gateway
-   * runs it asynchronously and answers with a job.
+   * Forwards the client's sealed AI request (`POST /v1/ai/analyze`): the
+   * EHBP body unchanged, its `Ehbp-Encapsulated-Key`, and the backend's
+   * plaintext side data (`Zenalyze-Instructions`, `Zenalyze-Record-Ids`).
+   * Returns the sealed answer untouched (status, `Ehbp-Response-Nonce`,
+   * body) for the client to open — sealed errors from the enclave included.
+   * With `callbackUrl` the gateway runs it asynchronously (`Prefer:
+   * respond-async`, `Callback-Url`) and answers with a job. Retried only when
+   * the gateway guarantees nothing ran (429, 503 `unavailable`).
    */
   async analyzeWithAI(input: AnalyzeInput): Promise<SealedAnswer | AnalyzeJob> {
     if (!input || typeof input !== 'object' || !input.encryptedData) throw new InvalidArgumentError('encryptedData (the sealed request) is required');
@@ -519,34 +535,54 @@ export class ZenalyzeServer {
     if (typeof encapsulatedKey !== 'string' || !/^[0-9a-f]{64}$/.test(encapsulatedKey)) {
       throw new InvalidArgumentError('encryptedData.encapsulatedKey must be the Ehbp-Encapsulated-Key (64 lowercase hex digits)');
     }
-    let sealed: string;
-    if (body instanceof Uint8Array) sealed = b64(body);
-    else if (typeof body === 'string' && body.length > 0 && body.length % 4 === 0 && /^[A-Za-z0-9+/]+={0,2}$/.test(body)) sealed = body;
+    let sealed: Uint8Array;
+    if (body instanceof Uint8Array) sealed = body;
+    else if (typeof body === 'string' && body.length % 4 === 0 && /^[A-Za-z0-9+/]+={0,2}$/.test(body)) sealed = new Uint8Array(Buffer.from(body, 'base64'));
     else throw new InvalidArgumentError('encryptedData.body must be the sealed EHBP body (bytes or standard base64)');
+    if (sealed.length === 0) throw new InvalidArgumentError('encryptedData.body is empty');
     if (input.prompt !== undefined && input.instructions !== undefined) {
       throw new InvalidArgumentError('give either prompt or instructions, not both');
     }
+    const headers: Record<string, string> = {
+      'ehbp-encapsulated-key': encapsulatedKey,
+      'content-type': 'application/octet-stream',
+      accept: 'application/octet-stream, application/json, application/problem+json',
+    };
     const instructions = input.instructions ?? input.prompt;
-    const json: Record<string, unknown> = { encapsulated_key: encapsulatedKey, sealed_body: sealed };
-    if (instructions !== undefined) json.instructions = instructions;
-    if (input.recordIds !== undefined) {
-      if (!Array.isArray(input.recordIds) || !input.recordIds.every((r) => typeof r === 'string' && OPAQUE.test(r))) {
-        throw new InvalidArgumentError('recordIds must be record ids');
+    if (instructions !== undefined) {
+      if (typeof instructions !== 'string' || /[\u0000-\u0008\u000a-\u001f\u007f]/.test(instructions)) {
+        throw new InvalidArgumentError('instructions must be text without control characters (line breaks included)');
       }
-      json.record_ids = input.recordIds;
+      const utf8 = Buffer.from(instructions, 'utf8');
+      if (utf8.length > 4096) throw new InvalidArgumentError('instructions must be at most 4096 bytes of UTF-8');
+      // Header values are bytes: send the UTF-8 bytes (fetch writes each char <= 0xFF as one byte).
+      headers['zenalyze-instructions'] = utf8.toString('latin1');
     }
-    if (input.callbackUrl !== undefined) json.callback_url = input.callbackUrl;
-    const headers: Record<string, string> = {};
-    if (input.idempotencyKey !== undefined) {
-      if (!OPAQUE.test(input.idempotencyKey)) throw new InvalidArgumentError('idempotencyKey must be 1 to 128 characters of [A-Za-z0-9._:-]');
-      headers['idempotency-key'] = input.idempotencyKey;
+    if (input.recordIds !== undefined) {
+      if (!Array.isArray(input.recordIds) || input.recordIds.length > 64 || !input.recordIds.every((r) => typeof r === 'string' && OPAQUE.test(r))) {
+        throw new InvalidArgumentError('recordIds must be at most 64 record ids');
+      }
+      if (input.recordIds.length > 0) headers['zenalyze-record-ids'] = input.recordIds.join(',');
+    }
+    if (input.callbackUrl !== undefined) {
+      let u: URL;
+      try {
+        u = new URL(input.callbackUrl);
+      } catch {
+        throw new InvalidArgumentError('callbackUrl must be an absolute URL');
+      }
+      if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new InvalidArgumentError('callbackUrl must be http(s)');
+      headers['callback-url'] = u.href;
+      headers.prefer = 'respond-async';
     }
     const res = await this.#request({
       method: 'POST',
       path: '/v1/ai/analyze',
-      json,
+      rawBody: sealed,
       headers,
-      idempotent: input.idempotencyKey !== undefined,
+      // An AI request may have run after a network error: never repeated
+      // then (429 and 503 `unavailable` guarantee nothing ran and are retried).
+      idempotent: false,
       // A sealed answer (any status) carries the response nonce: it is the client's to open.
       accept: (r) => r.headers.get('ehbp-response-nonce') !== null,
     });

@@ -96,15 +96,25 @@ test('429 is retried after Retry-After; exhausted retries give a typed RateLimit
 });
 
 test('unsafe requests are not retried after a network error or a 503', async () => {
-  const proxy = await faultProxy(targetPort(), () => ({ status: 503, headers: {}, body: '{"type":"https://zenalyze.dev/problems/unavailable","title":"Service unavailable","status":503}' }));
+  const timeout503 = { status: 503, headers: {}, body: '{"type":"https://zenalyze.dev/problems/timeout","title":"Request timed out","status":503}' };
+  const proxy = await faultProxy(targetPort(), () => timeout503);
+  const sealed = { body: Buffer.from([0, 0, 0, 1, 7]), encapsulatedKey: 'ab'.repeat(32) };
   try {
-    const sealed = { body: Buffer.from([0, 0, 0, 1, 7]), encapsulatedKey: 'ab'.repeat(32) };
-    await assert.rejects(via(proxy).analyzeWithAI({ encryptedData: sealed }), ServiceUnavailableError);
-    assert.equal(proxy.connections, 1, 'an analyze without idempotency key is sent once');
+    await assert.rejects(via(proxy).analyzeWithAI({ encryptedData: sealed }), (e) => e instanceof ServiceUnavailableError && e.slug === 'timeout');
+    assert.equal(proxy.connections, 1, 'an analyze that may have run is sent once');
     await assert.rejects(via(proxy, { maxRetries: 3 }).listRecords({ userId: 'u' }), ServiceUnavailableError);
     assert.equal(proxy.connections, 1 + 4, 'a read is retried');
   } finally {
     await proxy.close();
+  }
+  // 503 `unavailable` guarantees nothing ran: even an analyze is retried.
+  const p2 = await faultProxy(targetPort(), (i) =>
+    i === 0 ? { status: 503, headers: { 'retry-after': '0' }, body: '{"type":"https://zenalyze.dev/problems/unavailable","title":"Service unavailable","status":503}' } : timeout503);
+  try {
+    await assert.rejects(via(p2).analyzeWithAI({ encryptedData: sealed }), (e) => e instanceof ServiceUnavailableError && e.slug === 'timeout');
+    assert.equal(p2.connections, 2);
+  } finally {
+    await p2.close();
   }
 });
 
