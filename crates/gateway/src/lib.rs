@@ -28,6 +28,7 @@ pub mod dev;
 pub mod extract;
 pub mod health;
 pub mod keys;
+pub mod kms_routes;
 pub mod middleware;
 pub mod openapi;
 pub mod problem;

@@ -125,6 +125,12 @@ prefixed_id!(
     "rec_",
     "record id"
 );
+prefixed_id!(
+    /// An asynchronous AI job identifier, `job_…`.
+    JobId,
+    "job_",
+    "job id"
+);
 
 macro_rules! opaque_id {
     ($(#[$doc:meta])* $name:ident, $what:literal) => {
@@ -213,6 +219,12 @@ impl From<ApiKeyId> for OpaqueId {
         OpaqueId(id.0)
     }
 }
+impl From<JobId> for OpaqueId {
+    fn from(id: JobId) -> Self {
+        OpaqueId(id.0)
+    }
+}
+
 impl From<RecordId> for OpaqueId {
     fn from(id: RecordId) -> Self {
         OpaqueId(id.0)

@@ -71,6 +71,7 @@
 pub mod audit;
 mod error;
 pub mod ids;
+pub mod jobs;
 pub mod keyring;
 pub mod model;
 mod store;
@@ -80,7 +81,8 @@ pub use audit::{
     Operation, VerifyReport,
 };
 pub use error::{Result, StoreError};
-pub use ids::{ApiKeyId, OpaqueId, RecordId, TenantId, UserId};
+pub use ids::{ApiKeyId, JobId, OpaqueId, RecordId, TenantId, UserId};
+pub use jobs::{Job, JobCompletion, JobStatus, NewJob, WebhookSecretRow};
 pub use keyring::{
     KeyVersion, Keyring, KeyringName, KeyringSettings, KeyringUpdate, NewKeyVersion, NewKeyring,
     WrappedKey,

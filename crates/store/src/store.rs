@@ -357,6 +357,37 @@ pub trait Store: Send + Sync + fmt::Debug {
         after: Option<(&TenantId, &KeyringName)>,
     ) -> Result<Vec<Keyring>>;
 
+    /// Creates a pending AI job.
+    async fn create_job(&self, job: &crate::jobs::NewJob) -> Result<()>;
+
+    /// Finishes a pending job of this tenant; `false` when it is not
+    /// pending (already finished, purged or another tenant's).
+    async fn complete_job(
+        &self,
+        tenant: &TenantId,
+        id: &crate::ids::JobId,
+        completion: &crate::jobs::JobCompletion,
+    ) -> Result<bool>;
+
+    /// A job of this tenant (another tenant's behaves like a missing one).
+    async fn get_job(
+        &self,
+        tenant: &TenantId,
+        id: &crate::ids::JobId,
+    ) -> Result<Option<crate::jobs::Job>>;
+
+    /// Deletes jobs that expired before `now`; returns how many.
+    async fn purge_jobs(&self, now: OffsetDateTime) -> Result<u64>;
+
+    /// Sets (creates or replaces) the tenant's wrapped webhook secret.
+    async fn put_webhook_secret(&self, tenant: &TenantId, wrapped_secret: &[u8]) -> Result<()>;
+
+    /// The tenant's wrapped webhook secret.
+    async fn get_webhook_secret(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Option<crate::jobs::WebhookSecretRow>>;
+
     /// Stops the writer after the queued units and closes the pool.
     async fn close(&self);
 

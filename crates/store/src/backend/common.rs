@@ -14,13 +14,13 @@
 use crate::audit::{AuditDraft, AuditEvent, AuditHead, AuditResult};
 use crate::error::{Result, StoreError};
 use crate::ids::{ApiKeyId, RecordId, TenantId, UserId};
+use crate::keyring::{
+    KeyVersion, Keyring, KeyringName, KeyringUpdate, NewKeyVersion, NewKeyring, WrappedKey,
+};
 use crate::model::{
     ApiKey, Cursor, IdempotencyClaim, IdempotencyKey, KeyHash, KeyKind, Metadata, NewApiKey,
     NewRecord, NewTenant, Record, RecordPage, StoredResponse, Tenant, TenantUpdate, Tier,
     UsageIncrement, UsageRow, MAX_IDEMPOTENT_BODY_LEN, MAX_PAGE_SIZE,
-};
-use crate::keyring::{
-    KeyVersion, Keyring, KeyringName, KeyringUpdate, NewKeyVersion, NewKeyring, WrappedKey,
 };
 use crate::store::{Applied, AuditReceipt, Mutation, Outcome, WriteUnit};
 use sqlx::{Pool, QueryBuilder, Row, Transaction};
@@ -1109,6 +1109,148 @@ async fn q_list_auto_rotating(
     rows.iter().map(keyring_from_row).collect()
 }
 
+// ------------------------------------------------------------- AI jobs --
+
+const JOB_COLS: &str = "tenant_id, id, status, http_status, response_nonce, content_type, body, \
+     callback_url, created_at_us, completed_at_us, expires_at_us";
+
+fn us_of(t: OffsetDateTime) -> Result<i64> {
+    i64::try_from(t.unix_timestamp_nanos() / 1000).map_err(|_| StoreError::InvalidInput("time"))
+}
+
+fn job_from_row(row: &DbRow) -> Result<crate::jobs::Job> {
+    let tenant: String = get(row, "tenant_id")?;
+    let id: String = get(row, "id")?;
+    let status: String = get(row, "status")?;
+    let http_status: Option<i64> = get(row, "http_status")?;
+    let completed: Option<i64> = get(row, "completed_at_us")?;
+    Ok(crate::jobs::Job {
+        tenant_id: TenantId::parse(&tenant)
+            .map_err(|_| StoreError::Corrupt("ai_jobs.tenant_id"))?,
+        id: crate::ids::JobId::parse(&id).map_err(|_| StoreError::Corrupt("ai_jobs.id"))?,
+        status: crate::jobs::JobStatus::parse(&status)?,
+        http_status: http_status
+            .map(|s| u16::try_from(s).map_err(|_| StoreError::Corrupt("ai_jobs.http_status")))
+            .transpose()?,
+        response_nonce: get(row, "response_nonce")?,
+        content_type: get(row, "content_type")?,
+        body: get(row, "body")?,
+        callback_url: get(row, "callback_url")?,
+        created_at: time_from_us(get(row, "created_at_us")?, "ai_jobs.created_at_us")?,
+        completed_at: completed
+            .map(|us| time_from_us(us, "ai_jobs.completed_at_us"))
+            .transpose()?,
+        expires_at: time_from_us(get(row, "expires_at_us")?, "ai_jobs.expires_at_us")?,
+    })
+}
+
+async fn q_create_job(pool: &Pool<Db>, job: &crate::jobs::NewJob) -> Result<()> {
+    job.validate()?;
+    sqlx::query(
+        "INSERT INTO ai_jobs (tenant_id, id, status, callback_url, created_at_us, expires_at_us) \
+         VALUES ($1, $2, 'pending', $3, $4, $5)",
+    )
+    .bind(job.tenant_id.as_str())
+    .bind(job.id.as_str())
+    .bind(job.callback_url.as_deref())
+    .bind(now_us())
+    .bind(us_of(job.expires_at)?)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+async fn q_complete_job(
+    pool: &Pool<Db>,
+    tenant: &TenantId,
+    id: &crate::ids::JobId,
+    c: &crate::jobs::JobCompletion,
+) -> Result<bool> {
+    if c.status == crate::jobs::JobStatus::Pending {
+        return Err(StoreError::InvalidInput("job completion status"));
+    }
+    if c.body.len() > crate::jobs::MAX_JOB_BODY_LEN {
+        return Err(StoreError::InvalidInput("job body"));
+    }
+    let done = sqlx::query(
+        "UPDATE ai_jobs SET status = $1, http_status = $2, response_nonce = $3, \
+         content_type = $4, body = $5, completed_at_us = $6 \
+         WHERE tenant_id = $7 AND id = $8 AND status = 'pending'",
+    )
+    .bind(c.status.as_str())
+    .bind(i64::from(c.http_status))
+    .bind(c.response_nonce.as_deref())
+    .bind(c.content_type.as_deref())
+    .bind(&c.body[..])
+    .bind(now_us())
+    .bind(tenant.as_str())
+    .bind(id.as_str())
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+async fn q_get_job(
+    pool: &Pool<Db>,
+    tenant: &TenantId,
+    id: &crate::ids::JobId,
+) -> Result<Option<crate::jobs::Job>> {
+    let row = sqlx::query(&format!(
+        "SELECT {JOB_COLS} FROM ai_jobs WHERE tenant_id = $1 AND id = $2"
+    ))
+    .bind(tenant.as_str())
+    .bind(id.as_str())
+    .fetch_optional(pool)
+    .await?;
+    row.as_ref().map(job_from_row).transpose()
+}
+
+async fn q_purge_jobs(pool: &Pool<Db>, now: OffsetDateTime) -> Result<u64> {
+    let done = sqlx::query("DELETE FROM ai_jobs WHERE expires_at_us < $1")
+        .bind(us_of(now)?)
+        .execute(pool)
+        .await?;
+    Ok(done.rows_affected())
+}
+
+async fn q_put_webhook_secret(pool: &Pool<Db>, tenant: &TenantId, wrapped: &[u8]) -> Result<()> {
+    if wrapped.is_empty() || wrapped.len() > 1024 {
+        return Err(StoreError::InvalidInput("wrapped webhook secret"));
+    }
+    sqlx::query(
+        "INSERT INTO webhook_secrets (tenant_id, wrapped_secret, created_at_us) VALUES ($1, $2, $3) \
+         ON CONFLICT (tenant_id) DO UPDATE SET wrapped_secret = excluded.wrapped_secret, \
+         created_at_us = excluded.created_at_us",
+    )
+    .bind(tenant.as_str())
+    .bind(wrapped)
+    .bind(now_us())
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+async fn q_get_webhook_secret(
+    pool: &Pool<Db>,
+    tenant: &TenantId,
+) -> Result<Option<crate::jobs::WebhookSecretRow>> {
+    let row = sqlx::query(
+        "SELECT tenant_id, wrapped_secret, created_at_us FROM webhook_secrets WHERE tenant_id = $1",
+    )
+    .bind(tenant.as_str())
+    .fetch_optional(pool)
+    .await?;
+    row.map(|r| {
+        let t: String = get(&r, "tenant_id")?;
+        Ok(crate::jobs::WebhookSecretRow {
+            tenant_id: TenantId::parse(&t)
+                .map_err(|_| StoreError::Corrupt("webhook_secrets.tenant_id"))?,
+            wrapped_secret: get(&r, "wrapped_secret")?,
+            created_at: time_from_us(get(&r, "created_at_us")?, "webhook_secrets.created_at_us")?,
+        })
+    })
+    .transpose()
+}
 /// The embedded migrations of this backend as a sqlx migration source.
 #[derive(Debug)]
 struct EmbeddedMigrations(&'static [(i64, &'static str, &'static str)]);
@@ -1322,6 +1464,42 @@ impl crate::store::Store for BackendStore {
         after: Option<(&TenantId, &KeyringName)>,
     ) -> Result<Vec<Keyring>> {
         q_list_auto_rotating(&self.pool, limit, after).await
+    }
+
+    async fn create_job(&self, job: &crate::jobs::NewJob) -> Result<()> {
+        q_create_job(&self.pool, job).await
+    }
+
+    async fn complete_job(
+        &self,
+        tenant: &TenantId,
+        id: &crate::ids::JobId,
+        completion: &crate::jobs::JobCompletion,
+    ) -> Result<bool> {
+        q_complete_job(&self.pool, tenant, id, completion).await
+    }
+
+    async fn get_job(
+        &self,
+        tenant: &TenantId,
+        id: &crate::ids::JobId,
+    ) -> Result<Option<crate::jobs::Job>> {
+        q_get_job(&self.pool, tenant, id).await
+    }
+
+    async fn purge_jobs(&self, now: OffsetDateTime) -> Result<u64> {
+        q_purge_jobs(&self.pool, now).await
+    }
+
+    async fn put_webhook_secret(&self, tenant: &TenantId, wrapped_secret: &[u8]) -> Result<()> {
+        q_put_webhook_secret(&self.pool, tenant, wrapped_secret).await
+    }
+
+    async fn get_webhook_secret(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Option<crate::jobs::WebhookSecretRow>> {
+        q_get_webhook_secret(&self.pool, tenant).await
     }
 
     async fn close(&self) {

@@ -23,6 +23,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "keyrings",
         include_str!("../../migrations/sqlite/0002_keyrings.sql"),
     ),
+    (
+        3,
+        "ai_jobs",
+        include_str!("../../migrations/sqlite/0003_ai_jobs.sql"),
+    ),
 ];
 
 async fn begin_write(pool: &sqlx::Pool<Db>) -> sqlx::Result<sqlx::Transaction<'static, Db>> {
