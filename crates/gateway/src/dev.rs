@@ -115,6 +115,9 @@ pub enum DevError {
     /// A bootstrap operation failed.
     #[error("bootstrap failed: {0}")]
     Bootstrap(crate::problem::Problem),
+    /// The Key Management Service could not start (root key, keyrings).
+    #[error("key management: {0}")]
+    Kms(String),
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> DevError + '_ {
@@ -362,11 +365,37 @@ pub async fn prepare(opts: &DevOptions) -> Result<(AppBuilder, DevCredentials), 
             return Err(e);
         }
     };
+    let kms = match dev_kms(&store, &creds).await {
+        Ok(k) => k,
+        Err(e) => {
+            store.close().await;
+            return Err(e);
+        }
+    };
     let builder = App::builder(store, creds.admin_token.clone())
         .limits(opts.limits.clone())
         .http(opts.http.clone())
-        .default_secret_kind(KeyKind::Test);
+        .default_secret_kind(KeyKind::Test)
+        .routes(crate::kms_routes::router(kms.clone()))
+        .health_check(Arc::new(crate::kms_routes::KmsCheck(kms)));
     Ok((builder, creds))
+}
+
+/// The development Key Management Service: the local root key of the data
+/// directory (already checked by [`ensure_root_key`]), the development
+/// keyrings `encrypt-username` and `encrypt-email`, automatic rotation.
+async fn dev_kms(
+    store: &Arc<dyn Store>,
+    creds: &DevCredentials,
+) -> Result<Arc<zenalyze_kms::Kms>, DevError> {
+    let root = zenalyze_kms::LocalRootKey::load(&creds.root_key_path)
+        .map_err(|e| DevError::Kms(e.to_string()))?;
+    let kms = Arc::new(zenalyze_kms::Kms::new(store.clone(), Arc::new(root)));
+    crate::kms_routes::ensure_keyrings(&kms, &creds.tenant_id, crate::kms_routes::DEV_KEYRINGS)
+        .await
+        .map_err(|e| DevError::Kms(e.to_string()))?;
+    kms.spawn_rotation_task(crate::kms_routes::ROTATION_CHECK_INTERVAL);
+    Ok(kms)
 }
 
 /// The startup banner: URLs and credentials (printed to stdout, never

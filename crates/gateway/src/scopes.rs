@@ -24,6 +24,51 @@ pub const USAGE_READ: &str = "usage:read";
 /// Tenant self-administration (its own keys and keyrings).
 pub const ADMIN: &str = "admin";
 
+/// Key Management Service: encrypt with any keyring (`kms:encrypt:<keyring>` for one).
+pub const KMS_ENCRYPT: &str = "kms:encrypt";
+/// Key Management Service: decrypt with any keyring (`kms:decrypt:<keyring>` for one).
+pub const KMS_DECRYPT: &str = "kms:decrypt";
+/// Key Management Service: rewrap with any keyring (`kms:rewrap:<keyring>` for one).
+pub const KMS_REWRAP: &str = "kms:rewrap";
+/// Key Management Service: blind indexes with any keyring (`kms:blind-index:<keyring>` for one).
+pub const KMS_BLIND_INDEX: &str = "kms:blind-index";
+
+/// Whether `s` is a keyring-restricted KMS scope `kms:<op>:<keyring>` (op
+/// `encrypt|decrypt|rewrap|blind-index`, keyring `[a-z0-9][a-z0-9-]{0,63}`).
+pub fn is_kms_keyring_scope(s: &str) -> bool {
+    let Some(rest) = s.strip_prefix("kms:") else {
+        return false;
+    };
+    let Some((op, keyring)) = rest.split_once(':') else {
+        return false;
+    };
+    matches!(op, "encrypt" | "decrypt" | "rewrap" | "blind-index")
+        && zenalyze_store::keyring::is_valid_keyring_name(keyring)
+}
+
+/// Whether `scopes` allow the KMS operation `op` (`encrypt`, `decrypt`,
+/// `rewrap`, `blind-index`) on `keyring`:
+///
+/// * `kms:<op>:<keyring>` allows exactly that; otherwise
+/// * an unrestricted grant — `kms:<op>`, or the older `encrypt` (for
+///   encrypt, rewrap, blind-index) / `decrypt` (for decrypt) — allows it,
+///   unless the key also holds `keyring:<name>` scopes, which then limit
+///   unrestricted grants to those keyrings.
+pub fn allows_kms(scopes: &[String], op: &str, keyring: &str) -> bool {
+    let has = |want: &str| scopes.iter().any(|s| s == want);
+    if has(&format!("kms:{op}:{keyring}")) {
+        return true;
+    }
+    let legacy = match op {
+        "decrypt" => DECRYPT,
+        "encrypt" | "rewrap" | "blind-index" => ENCRYPT,
+        _ => return false,
+    };
+    let granted = has(&format!("kms:{op}")) || has(legacy);
+    let restricted = scopes.iter().any(|s| s.starts_with("keyring:"));
+    granted && (!restricted || has(&format!("keyring:{keyring}")))
+}
+
 /// Every operation scope the gateway knows.
 pub const ALL: &[&str] = &[
     RECORDS_READ,
@@ -35,6 +80,10 @@ pub const ALL: &[&str] = &[
     AI_ATTESTATION,
     USAGE_READ,
     ADMIN,
+    KMS_ENCRYPT,
+    KMS_DECRYPT,
+    KMS_REWRAP,
+    KMS_BLIND_INDEX,
 ];
 
 /// Default scopes of a new secret key (everything except `admin`).
@@ -86,7 +135,7 @@ pub fn validate(requested: &[String], secret: bool) -> Result<Vec<String>, Scope
     }
     let mut out: Vec<String> = Vec::with_capacity(requested.len());
     for s in requested {
-        let known = ALL.contains(&s.as_str()) || is_keyring_scope(s);
+        let known = ALL.contains(&s.as_str()) || is_keyring_scope(s) || is_kms_keyring_scope(s);
         if !known {
             return Err(ScopeError::Unknown);
         }
@@ -137,5 +186,32 @@ mod tests {
         assert!(validate(&v(&["keyring:Bad Name"]), true).is_err());
         assert!(validate(&defaults(false), false).is_ok());
         assert!(validate(&defaults(true), true).is_ok());
+        assert!(validate(&v(&["kms:decrypt:encrypt-email", "kms:encrypt"]), true).is_ok());
+        assert!(validate(&v(&["kms:sign:encrypt-email"]), true).is_err());
+        assert!(validate(&v(&["kms:decrypt:Bad"]), true).is_err());
+        assert!(validate(&v(&["kms:encrypt"]), false).is_err());
+    }
+
+    #[test]
+    fn kms_policy() {
+        let enc_only = v(&["kms:encrypt", "kms:blind-index"]);
+        assert!(allows_kms(&enc_only, "encrypt", "encrypt-email"));
+        assert!(allows_kms(&enc_only, "blind-index", "encrypt-email"));
+        assert!(!allows_kms(&enc_only, "decrypt", "encrypt-email"));
+        assert!(!allows_kms(&enc_only, "rewrap", "encrypt-email"));
+        let one = v(&["kms:decrypt:encrypt-email"]);
+        assert!(allows_kms(&one, "decrypt", "encrypt-email"));
+        assert!(!allows_kms(&one, "decrypt", "encrypt-username"));
+        assert!(!allows_kms(&one, "encrypt", "encrypt-email"));
+        let legacy = v(&["encrypt", "decrypt"]);
+        for op in ["encrypt", "decrypt", "rewrap", "blind-index"] {
+            assert!(allows_kms(&legacy, op, "any"));
+        }
+        let limited = v(&["decrypt", "keyring:encrypt-email"]);
+        assert!(allows_kms(&limited, "decrypt", "encrypt-email"));
+        assert!(!allows_kms(&limited, "decrypt", "encrypt-username"));
+        assert!(!allows_kms(&limited, "encrypt", "encrypt-email"));
+        assert!(!allows_kms(&v(&["admin"]), "encrypt", "x"));
+        assert!(!allows_kms(&legacy, "sign", "x"));
     }
 }
