@@ -58,11 +58,13 @@ export async function startDev() {
     await sleep(100);
   }
   const publishable = /Publishable key:\s+(\S+)/.exec(stdout)?.[1];
+  const devRoot = /attestation root[^:]*:\s+([0-9a-f]{64})/.exec(stdout)?.[1];
   return {
     baseUrl,
     apiKey: DEV_API_KEY,
     adminToken: ADMIN_TOKEN,
     publishableKey: publishable,
+    devRootSha256: devRoot,
     dataDir: path.join(dir, 'data'),
     logs: () => stderr,
     async stop() {
