@@ -228,3 +228,12 @@ pub fn envelope(plaintext: &[u8]) -> String {
             .expect("seal");
     zenalyze_crypto::envelope::encode_base64(&env)
 }
+
+/// A v1 envelope of `plaintext` under `key` (standard base64).
+pub fn envelope_with(key: &[u8; 32], plaintext: &[u8]) -> String {
+    let key = zenalyze_crypto::UserKey::from_bytes(*key);
+    let env =
+        zenalyze_crypto::envelope::seal_v1(&key, &rand::random::<[u8; 12]>(), plaintext, None)
+            .expect("seal");
+    zenalyze_crypto::envelope::encode_base64(&env)
+}
