@@ -35,6 +35,59 @@ pub struct CreateTenantRequest {
     /// `free`, `starter`, `pro` or `enterprise`.
     #[schema(example = "pro")]
     pub tier: String,
+    /// Optional quota override: metered requests per quota window (the
+    /// tier's UTC day or month), replacing the tier's default.
+    #[serde(default)]
+    pub quota_override: Option<u64>,
+    /// Optional burst override: requests per second (1 to 1,000,000),
+    /// replacing the tier's default.
+    #[serde(default)]
+    pub burst_override: Option<u32>,
+}
+
+/// Largest accepted `quota_override`.
+pub const MAX_QUOTA_OVERRIDE: u64 = 1_000_000_000_000;
+/// Largest accepted `burst_override`.
+pub const MAX_BURST_OVERRIDE: u32 = 1_000_000;
+
+/// Body of `PATCH /v1/admin/tenants/{id}`: absent fields are kept, `null`
+/// removes an override.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateTenantRequest {
+    /// New tier (`free`, `starter`, `pro`, `enterprise`).
+    #[serde(default)]
+    pub tier: Option<String>,
+    /// New quota override; `null` restores the tier's default.
+    #[serde(default, deserialize_with = "some_or_null")]
+    #[schema(value_type = Option<u64>)]
+    pub quota_override: Option<Option<u64>>,
+    /// New burst override (requests per second); `null` restores the
+    /// tier's default.
+    #[serde(default, deserialize_with = "some_or_null")]
+    #[schema(value_type = Option<u32>)]
+    pub burst_override: Option<Option<u32>>,
+}
+
+/// Present (`Some(value)` or `Some(None)` for `null`) vs absent (`None`,
+/// via `#[serde(default)]`).
+fn some_or_null<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// Checks override values.
+pub fn validate_overrides(quota: Option<u64>, burst: Option<u32>) -> Result<(), Problem> {
+    if quota.is_some_and(|q| q > MAX_QUOTA_OVERRIDE) {
+        return Err(invalid("quota_override must be 0 to 1000000000000"));
+    }
+    if burst.is_some_and(|b| !(1..=MAX_BURST_OVERRIDE).contains(&b)) {
+        return Err(invalid("burst_override must be 1 to 1000000"));
+    }
+    Ok(())
 }
 
 /// Response of `POST /v1/admin/tenants`: the only time the keys are shown.
@@ -74,6 +127,12 @@ pub struct TenantView {
     pub name: String,
     /// Tier.
     pub tier: String,
+    /// Quota override (metered requests per quota window), `null` for the
+    /// tier's default.
+    pub quota_override: Option<u64>,
+    /// Burst override (requests per second), `null` for the tier's
+    /// default.
+    pub burst_override: Option<u32>,
     /// Creation time (RFC 3339).
     pub created_at: String,
 }
@@ -177,6 +236,8 @@ pub fn tenant_view(t: &Tenant) -> TenantView {
         id: t.id.to_string(),
         name: t.name.clone(),
         tier: t.tier.as_str().to_owned(),
+        quota_override: t.quota_override,
+        burst_override: t.burst_override,
         created_at: rfc3339(t.created_at),
     }
 }
@@ -210,8 +271,22 @@ pub async fn create_tenant(
     tier: Tier,
     audit: AuditDraft,
 ) -> Result<Tenant, Problem> {
+    create_tenant_with_overrides(store, name, tier, None, None, audit).await
+}
+
+/// Creates a tenant with quota and burst overrides (audited with `audit`).
+pub async fn create_tenant_with_overrides(
+    store: &Arc<dyn Store>,
+    name: &str,
+    tier: Tier,
+    quota_override: Option<u64>,
+    burst_override: Option<u32>,
+    audit: AuditDraft,
+) -> Result<Tenant, Problem> {
+    validate_overrides(quota_override, burst_override)?;
     let new = NewTenant::new(name, tier)
-        .map_err(|_| invalid("name must be 1 to 200 bytes without control characters"))?;
+        .map_err(|_| invalid("name must be 1 to 200 bytes without control characters"))?
+        .with_overrides(quota_override, burst_override);
     let applied = store
         .apply(WriteUnit::new(Mutation::CreateTenant(new), audit))
         .await?;
@@ -286,7 +361,27 @@ pub async fn create_tenant_with_keys(
     secret_kind: KeyKind,
     audit: &(dyn Fn(&str) -> Result<AuditDraft, Problem> + Sync),
 ) -> Result<(Tenant, ApiKeySecret, ApiKeySecret), Problem> {
-    let tenant = create_tenant(store, name, tier, audit("tenants.create")?).await?;
+    create_tenant_with_keys_and_overrides(store, name, tier, (None, None), secret_kind, audit).await
+}
+
+/// [`create_tenant_with_keys`] with `(quota_override, burst_override)`.
+pub async fn create_tenant_with_keys_and_overrides(
+    store: &Arc<dyn Store>,
+    name: &str,
+    tier: Tier,
+    overrides: (Option<u64>, Option<u32>),
+    secret_kind: KeyKind,
+    audit: &(dyn Fn(&str) -> Result<AuditDraft, Problem> + Sync),
+) -> Result<(Tenant, ApiKeySecret, ApiKeySecret), Problem> {
+    let tenant = create_tenant_with_overrides(
+        store,
+        name,
+        tier,
+        overrides.0,
+        overrides.1,
+        audit("tenants.create")?,
+    )
+    .await?;
     let (_, secret) = create_key(
         store,
         &tenant.id,
@@ -371,20 +466,99 @@ pub async fn post_tenant(
     ApiJson(req): ApiJson<CreateTenantRequest>,
 ) -> Result<Response, Problem> {
     let tier = parse_tier(&req.tier)?;
-    let (tenant, secret, publishable) = create_tenant_with_keys(
+    let (tenant, secret, publishable) = create_tenant_with_keys_and_overrides(
         state.store(),
         &req.name,
         tier,
+        (req.quota_override, req.burst_override),
         state.default_secret_kind(),
         &|op| admin.audit(op),
     )
     .await?;
+    tenants_changed(&state, &tenant);
     let body = CreatedTenant {
         tenant_id: tenant.id.to_string(),
         secret_key: secret.expose_secret().to_owned(),
         publishable_key: publishable.expose_secret().to_owned(),
     };
     Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+/// Changes a tenant's tier and overrides (audited as `tenants.update`);
+/// absent fields are kept, `null` removes an override.
+pub async fn update_tenant(
+    store: &Arc<dyn Store>,
+    id: &TenantId,
+    req: &UpdateTenantRequest,
+    audit: AuditDraft,
+) -> Result<Tenant, Problem> {
+    let current = store
+        .get_tenant(id)
+        .await?
+        .ok_or_else(|| Problem::not_found().detail("no such tenant"))?;
+    let tier = match &req.tier {
+        Some(t) => parse_tier(t)?,
+        None => current.tier,
+    };
+    let quota_override = req.quota_override.unwrap_or(current.quota_override);
+    let burst_override = req.burst_override.unwrap_or(current.burst_override);
+    validate_overrides(quota_override, burst_override)?;
+    let applied = store
+        .apply(WriteUnit::new(
+            Mutation::UpdateTenant(zenalyze_store::TenantUpdate {
+                id: id.clone(),
+                tier,
+                quota_override,
+                burst_override,
+            }),
+            audit.tenant(id.clone()),
+        ))
+        .await?;
+    match applied.outcome {
+        Outcome::TenantUpdated(t) => Ok(t),
+        Outcome::NotFound => Err(Problem::not_found().detail("no such tenant")),
+        _ => Err(Problem::internal()),
+    }
+}
+
+/// After a tenant was created or changed through this instance: its limits
+/// apply at once here, and the tenants-per-tier gauge is recomputed.
+fn tenants_changed(state: &AppState, tenant: &Tenant) {
+    state.tenant_limits().update(tenant);
+    let state = state.clone();
+    tokio::spawn(async move {
+        if let Err(e) = crate::limits_wiring::refresh_tenants_per_tier(&state).await {
+            tracing::warn!(error = %e, "tenants-per-tier gauge refresh failed");
+        }
+    });
+}
+
+/// Change a tenant's tier, quota override or burst override.
+#[utoipa::path(
+    patch,
+    path = "/v1/admin/tenants/{id}",
+    tag = "admin",
+    params(("id" = String, Path, description = "Tenant id (ten_…)")),
+    request_body = UpdateTenantRequest,
+    responses(
+        (status = 200, description = "The tenant's new state", body = TenantView),
+        (status = 401, description = "Missing or wrong admin token", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 404, description = "No such tenant", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid tier or override", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 503, description = "Database or audit log unavailable", body = ProblemDocument, content_type = "application/problem+json"),
+    ),
+    security(("admin_token" = []))
+)]
+pub async fn patch_tenant(
+    State(state): State<AppState>,
+    admin: Admin,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(req): ApiJson<UpdateTenantRequest>,
+) -> Result<Json<TenantView>, Problem> {
+    let id = parse_tenant_id(&id)?;
+    let tenant = update_tenant(state.store(), &id, &req, admin.audit("tenants.update")?).await?;
+    tenants_changed(&state, &tenant);
+    Ok(Json(tenant_view(&tenant)))
 }
 
 /// List tenants.
@@ -537,6 +711,7 @@ pub async fn delete_key(
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(post_tenant, get_tenants))
+        .routes(routes!(patch_tenant))
         .routes(routes!(get_tenant_keys, post_tenant_key))
         .routes(routes!(delete_key))
 }

@@ -14,6 +14,7 @@ use axum::http::request::Parts;
 use zenalyze_store::{Actor, ApiKeyId, AuditDraft, AuditResult, KeyHash, Operation, TenantId};
 
 use crate::keys::{ct_eq32, ApiKeySecret, KeyKind};
+use crate::metrics::AuthFailure;
 use crate::problem::{Problem, ProblemKind};
 use crate::request_id::RequestId;
 use crate::state::AppState;
@@ -109,8 +110,17 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Problem> {
-        let token = bearer(parts).ok_or_else(unauthorized)?;
-        let secret = ApiKeySecret::parse(token).map_err(|_| unauthorized())?;
+        // Already authenticated by the metering middleware
+        // (`limits_wiring::meter`) for this request.
+        if let Some(c) = parts.extensions.get::<Caller>() {
+            return Ok(c.clone());
+        }
+        let fail = |reason: AuthFailure| {
+            state.metrics().auth_failure(reason);
+            unauthorized()
+        };
+        let token = bearer(parts).ok_or_else(|| fail(AuthFailure::Missing))?;
+        let secret = ApiKeySecret::parse(token).map_err(|_| fail(AuthFailure::Malformed))?;
         let hash = secret.hash();
         drop(secret);
         let key = state
@@ -120,12 +130,12 @@ impl FromRequestParts<AppState> for Caller {
             .map_err(Problem::from)?;
         let Some(key) = key else {
             tracing::info!("authentication failed: unknown key");
-            return Err(unauthorized());
+            return Err(fail(AuthFailure::UnknownKey));
         };
         let kind_ok = token.starts_with(gateway_kind(key.kind).prefix());
         if !ct_eq32(key.hash.as_bytes(), &hash) || !kind_ok || key.is_revoked() {
             tracing::info!(key_id = %key.id, "authentication failed: revoked or mismatched key");
-            return Err(unauthorized());
+            return Err(fail(AuthFailure::RevokedOrMismatched));
         }
         Ok(Caller {
             tenant_id: key.tenant_id,
@@ -158,6 +168,7 @@ impl FromRequestParts<AppState> for Admin {
         let ok = bearer(parts).is_some_and(|t| state.admin_token().verify(t));
         if !ok {
             tracing::info!("admin authentication failed");
+            state.metrics().auth_failure(AuthFailure::AdminToken);
             return Err(Problem::new(ProblemKind::Unauthorized)
                 .detail("send the operator admin token as Authorization: Bearer …"));
         }

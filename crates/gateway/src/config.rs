@@ -131,6 +131,16 @@ struct FileConfig {
     header_read_timeout_ms: Option<u64>,
     log_level: Option<String>,
     database_max_connections: Option<u32>,
+    limits: Option<zenalyze_limits::LimitsConfig>,
+    metrics: Option<MetricsFileConfig>,
+}
+
+/// The `[metrics]` section of `zenalyze serve`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MetricsFileConfig {
+    access: Option<crate::metrics::MetricsAccess>,
+    listen: Option<String>,
 }
 
 /// The validated configuration of `zenalyze serve`.
@@ -150,6 +160,18 @@ pub struct ServeConfig {
     pub log_level: String,
     /// Size of the database connection pool.
     pub database_max_connections: u32,
+    /// Rate limits and usage metering (`[limits]`; `ZENALYZE_REDIS_URL`
+    /// selects the Redis back-end with that URL, `ZENALYZE_REDIS_KEY_PREFIX`
+    /// and `ZENALYZE_LIMITS_ENABLED` override). The Redis URL may hold a
+    /// password: it is redacted in `Debug`.
+    pub rate_limits: zenalyze_limits::LimitsConfig,
+    /// Who may read `GET /metrics` on the API listener (`[metrics] access`,
+    /// `ZENALYZE_METRICS_ACCESS`: `admin_token` (default), `open`,
+    /// `disabled`).
+    pub metrics_access: crate::metrics::MetricsAccess,
+    /// A dedicated, unauthenticated metrics listener (`[metrics] listen`,
+    /// `ZENALYZE_METRICS_LISTEN`), e.g. on a private interface.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl fmt::Debug for ServeConfig {
@@ -162,6 +184,11 @@ impl fmt::Debug for ServeConfig {
             .field("http", &self.http)
             .field("log_level", &self.log_level)
             .field("database_max_connections", &self.database_max_connections)
+            .field("rate_limits.enabled", &self.rate_limits.enabled)
+            .field("rate_limits.backend", &self.rate_limits.backend)
+            .field("rate_limits.redis.url", &"<redacted>")
+            .field("metrics_access", &self.metrics_access)
+            .field("metrics_listen", &self.metrics_listen)
             .finish()
     }
 }
@@ -381,6 +408,56 @@ impl ServeConfig {
             return Err(invalid("database_max_connections", "must be 1 to 1000"));
         }
 
+        let mut rate_limits = file.limits.unwrap_or_default();
+        if let Some(url) = env("ZENALYZE_REDIS_URL") {
+            rate_limits.backend = zenalyze_limits::BackendKind::Redis;
+            rate_limits.redis.url = url;
+        }
+        if let Some(p) = env("ZENALYZE_REDIS_KEY_PREFIX") {
+            rate_limits.redis.key_prefix = p;
+        }
+        if let Some(v) = env("ZENALYZE_LIMITS_ENABLED") {
+            rate_limits.enabled = match v.trim() {
+                "true" | "1" => true,
+                "false" | "0" => false,
+                _ => return Err(invalid("limits.enabled", "must be true or false")),
+            };
+        }
+        if rate_limits.backend == zenalyze_limits::BackendKind::Redis
+            && !(rate_limits.redis.url.starts_with("redis://")
+                || rate_limits.redis.url.starts_with("rediss://")
+                || rate_limits.redis.url.starts_with("unix://"))
+        {
+            return Err(invalid(
+                "limits.redis.url",
+                "expected redis://, rediss:// or unix://",
+            ));
+        }
+        let metrics_file = file.metrics.unwrap_or_default();
+        let metrics_access = match env("ZENALYZE_METRICS_ACCESS") {
+            Some(v) => match v.trim() {
+                "admin_token" => crate::metrics::MetricsAccess::AdminToken,
+                "open" => crate::metrics::MetricsAccess::Open,
+                "disabled" => crate::metrics::MetricsAccess::Disabled,
+                _ => {
+                    return Err(invalid(
+                        "metrics.access",
+                        "must be admin_token, open or disabled",
+                    ))
+                }
+            },
+            None => metrics_file
+                .access
+                .unwrap_or(crate::metrics::MetricsAccess::AdminToken),
+        };
+        let metrics_listen = env("ZENALYZE_METRICS_LISTEN")
+            .or(metrics_file.listen)
+            .map(|t| {
+                t.parse::<SocketAddr>()
+                    .map_err(|_| invalid("metrics.listen", "expected host:port with an IP address"))
+            })
+            .transpose()?;
+
         Ok(ServeConfig {
             listen,
             database_url,
@@ -389,6 +466,9 @@ impl ServeConfig {
             http,
             log_level,
             database_max_connections,
+            rate_limits,
+            metrics_access,
+            metrics_listen,
         })
     }
 }
@@ -489,6 +569,50 @@ mod tests {
         )
         .unwrap_err();
         assert!(matches!(e, ConfigError::Invalid { .. }), "{e}");
+    }
+
+    #[test]
+    fn limits_and_metrics_settings() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("z.toml");
+        std::fs::write(
+            &p,
+            "database_url = \"postgres://127.0.0.1/z\"\n[limits]\nusage_flush_interval_ms = 500\n[limits.redis]\nkey_prefix = \"a1\"\n[metrics]\naccess = \"open\"\nlisten = \"127.0.0.1:9100\"\n",
+        )
+        .expect("write");
+        let c = ServeConfig::load(Some(&p), &env_of(&[("ZENALYZE_ADMIN_TOKEN", TOKEN)]))
+            .expect("valid");
+        assert_eq!(c.rate_limits.backend, zenalyze_limits::BackendKind::Memory);
+        assert_eq!(c.rate_limits.usage_flush_interval_ms, 500);
+        assert_eq!(c.metrics_access, crate::metrics::MetricsAccess::Open);
+        assert_eq!(c.metrics_listen.map(|a| a.port()), Some(9100));
+        let env = env_of(&[
+            ("ZENALYZE_ADMIN_TOKEN", TOKEN),
+            ("ZENALYZE_REDIS_URL", "redis://:s3cret@127.0.0.1:6380/2"),
+            ("ZENALYZE_METRICS_ACCESS", "admin_token"),
+        ]);
+        let c = ServeConfig::load(Some(&p), &env).expect("valid");
+        assert_eq!(c.rate_limits.backend, zenalyze_limits::BackendKind::Redis);
+        assert_eq!(c.rate_limits.redis.key_prefix, "a1");
+        assert_eq!(c.metrics_access, crate::metrics::MetricsAccess::AdminToken);
+        assert!(!format!("{c:?}").contains("s3cret"));
+        let env = env_of(&[
+            ("ZENALYZE_ADMIN_TOKEN", TOKEN),
+            ("ZENALYZE_REDIS_URL", "http://127.0.0.1:6379"),
+        ]);
+        assert!(matches!(
+            ServeConfig::load(Some(&p), &env).unwrap_err(),
+            ConfigError::Invalid { .. }
+        ));
+        std::fs::write(
+            &p,
+            "database_url = \"postgres://127.0.0.1/z\"\n[limits]\nbogus = 1\n",
+        )
+        .expect("write");
+        assert!(matches!(
+            ServeConfig::load(Some(&p), &env_of(&[("ZENALYZE_ADMIN_TOKEN", TOKEN)])).unwrap_err(),
+            ConfigError::Parse { .. }
+        ));
     }
 
     #[cfg(unix)]

@@ -372,10 +372,18 @@ pub async fn prepare(opts: &DevOptions) -> Result<(AppBuilder, DevCredentials), 
             return Err(e);
         }
     };
+    // `GET /metrics` is open on a loopback listener, behind the admin
+    // token otherwise. Rate limits: in memory (the default back-end).
+    let metrics_access = if opts.listen.ip().is_loopback() {
+        crate::metrics::MetricsAccess::Open
+    } else {
+        crate::metrics::MetricsAccess::AdminToken
+    };
     let builder = App::builder(store, creds.admin_token.clone())
         .limits(opts.limits.clone())
         .http(opts.http.clone())
         .default_secret_kind(KeyKind::Test)
+        .metrics_access(metrics_access)
         .routes(crate::kms_routes::router(kms.clone()))
         .health_check(Arc::new(crate::kms_routes::KmsCheck(kms)));
     Ok((builder, creds))
@@ -408,6 +416,7 @@ pub fn banner(addr: SocketAddr, creds: &DevCredentials, data_dir: &Path) -> Stri
          \n  OpenAPI:         {base}/v1/openapi.json\
          \n  Docs:            {base}/docs\
          \n  Health:          {base}/v1/health\
+         \n  Metrics:         {base}/metrics\
          \n  Data directory:  {}\
          \n\
          \n  Tenant id:       {}\

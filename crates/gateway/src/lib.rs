@@ -9,7 +9,9 @@
 //! - [`problem`]: RFC 9457 problem documents with stable type URIs;
 //! - [`request_id`]: `X-Request-Id` handling and the per-request log span;
 //! - [`keys`], [`scopes`], [`auth`]: API keys, admin token, scopes;
-//! - [`records`], [`admin`], [`health`]: the endpoints;
+//! - [`records`], [`admin`], [`health`], [`usage`]: the endpoints;
+//! - [`limits_wiring`], [`metrics`]: rate limits, quotas, usage metering
+//!   and Prometheus `GET /metrics`;
 //! - [`openapi`]: OpenAPI 3.1 document and the `/docs` page;
 //! - [`extract`], [`middleware`], [`routes`]: HTTP plumbing;
 //! - [`config`]: limits, timeouts and the `zenalyze serve` configuration;
@@ -29,6 +31,8 @@ pub mod extract;
 pub mod health;
 pub mod keys;
 pub mod kms_routes;
+pub mod limits_wiring;
+pub mod metrics;
 pub mod middleware;
 pub mod openapi;
 pub mod problem;
@@ -39,5 +43,6 @@ pub mod scopes;
 pub mod server;
 pub mod state;
 pub mod telemetry;
+pub mod usage;
 
 pub use state::{App, AppBuilder, AppState, CheckStatus, HealthCheck};

@@ -22,6 +22,7 @@ use crate::problem::ProblemDocument;
         (name = "records", description = "Encrypted records"),
         (name = "admin", description = "Operator administration (admin token)"),
         (name = "health", description = "Liveness and readiness"),
+        (name = "usage", description = "Usage metering and quota of the caller's tenant"),
     )
 )]
 pub struct ApiDoc;

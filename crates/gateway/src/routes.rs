@@ -27,7 +27,8 @@ pub fn openapi_document(
     let mut api = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(health::router())
         .merge(records::router(state))
-        .merge(admin::router());
+        .merge(admin::router())
+        .merge(crate::usage::router());
     for r in extra {
         api = api.merge(r);
     }
@@ -43,7 +44,15 @@ pub fn build(state: AppState, extra: Vec<OpenApiRouter<AppState>>) -> Router {
         .unwrap_or_else(|_| Arc::from(b"{}".to_vec()));
     let timeout = state.http().request_timeout;
     let json_limit = state.limits().json_body_bytes;
+    let gateway_metrics = state.metrics().clone();
+    // Rate limits and metering on every API route, including those added
+    // with `AppBuilder::routes` (unmetered ones pass through).
+    let router = router.route_layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        crate::limits_wiring::meter,
+    ));
     router
+        .route("/metrics", get(crate::metrics::metrics_handler))
         .route(
             "/v1/openapi.json",
             get(move || {
@@ -62,6 +71,10 @@ pub fn build(state: AppState, extra: Vec<OpenApiRouter<AppState>>) -> Router {
         .layer(axum::middleware::from_fn(middleware::problem_bodies))
         .layer(CatchPanicLayer::custom(middleware::panic_response))
         .layer(axum::middleware::from_fn(request_id::middleware))
+        .layer(axum::middleware::from_fn_with_state(
+            gateway_metrics,
+            crate::metrics::track,
+        ))
 }
 
 fn openapi_response(body: &[u8]) -> Response {

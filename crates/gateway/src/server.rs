@@ -58,6 +58,12 @@ pub async fn serve(
     let state = app.state().clone();
     let grace = state.http().shutdown_grace;
     let router = app.router();
+    // Usage counts are written to the store periodically and on shutdown.
+    let flusher = state
+        .limiter()
+        .usage()
+        .spawn_flusher(state.usage_flush_interval());
+    let tenant_gauge = crate::limits_wiring::spawn_tenant_gauge(state.clone());
     let purge_store = state.store().clone();
     let purger = tokio::spawn(async move {
         let mut tick = tokio::time::interval(PURGE_INTERVAL);
@@ -124,6 +130,13 @@ pub async fn serve(
     connections.abort_all();
     while connections.join_next().await.is_some() {}
     purger.abort();
+    tenant_gauge.abort();
+    // Every metered request has finished: write the last usage counts
+    // before the store closes.
+    match flusher.shutdown().await {
+        Ok(n) => tracing::info!(rows = n, "usage counts flushed"),
+        Err(e) => tracing::error!(error = %e, "final usage flush failed"),
+    }
     state.store().close().await;
     tracing::info!("server stopped, audit writer flushed");
     Ok(())
@@ -146,11 +159,45 @@ pub async fn run_production(
         .limits(config.limits.clone())
         .http(config.http.clone())
         .default_secret_kind(crate::keys::KeyKind::Live)
+        .metrics_access(config.metrics_access)
+        .connect_limits(config.rate_limits.clone())
+        .await
+        .map_err(|e| anyhow::anyhow!("rate limiter: {e}"))?
         .build();
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
-    tracing::info!(listen = %listener.local_addr()?, "zenalyze serve started");
-    serve(listener, app, shutdown).await?;
+    let metrics_server = match config.metrics_listen {
+        Some(addr) => Some(spawn_metrics_listener(addr, app.state().registry().clone()).await?),
+        None => None,
+    };
+    tracing::info!(
+        listen = %listener.local_addr()?,
+        limits_backend = ?config.rate_limits.backend,
+        "zenalyze serve started"
+    );
+    let served = serve(listener, app, shutdown).await;
+    if let Some(m) = metrics_server {
+        m.abort();
+    }
+    served?;
     Ok(())
+}
+
+/// Serves only `GET /metrics` (no authentication) on `addr`, for a
+/// metrics listener on a private interface (`[metrics] listen`).
+pub async fn spawn_metrics_listener(
+    addr: std::net::SocketAddr,
+    registry: prometheus::Registry,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {addr} (metrics): {e}"))?;
+    tracing::info!(listen = %listener.local_addr()?, "metrics listener started");
+    let router = crate::metrics::standalone_router(registry);
+    Ok(tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, router).await {
+            tracing::warn!(error = %e, "metrics listener stopped");
+        }
+    }))
 }

@@ -4,6 +4,23 @@
 //! with [`AppBuilder::health_check`], extra routers (encrypt/decrypt, AI
 //! proxy) with [`AppBuilder::routes`]; middleware (rate limits) wraps the
 //! router returned by [`App::router`] or the added routes.
+//!
+//! # Metrics: one registry
+//!
+//! The app owns ONE [`prometheus::Registry`] ([`AppBuilder::registry`],
+//! [`AppState::registry`]), served by `GET /metrics`. Every module
+//! registers its collectors into it — e.g. the AI endpoints
+//! (`EnclavePool::start(.., Some(builder.registry()))`) and the limiter —
+//! instead of creating a registry of its own, which `/metrics` would not
+//! see. Keep labels bounded: tenant ids at most, never user ids, key ids
+//! or paths with ids (route templates only).
+//!
+//! # Rate limits and metering
+//!
+//! Every route added with [`AppBuilder::routes`] is covered by the
+//! limiter ([`crate::limits_wiring`]): metered operations are recognised by
+//! method and route template (`zenalyze_limits::Operation::for_route`), so
+//! new routes need no extra wiring.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -12,6 +29,8 @@ use zenalyze_store::Store;
 
 use crate::config::{HttpSettings, Limits};
 use crate::keys::{AdminToken, KeyKind};
+use crate::limits_wiring::TenantLimitsCache;
+use crate::metrics::{GatewayMetrics, MetricsAccess};
 
 /// Result of one dependency check.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,6 +81,12 @@ struct Inner {
     health: Vec<Arc<dyn HealthCheck>>,
     default_secret_kind: KeyKind,
     started: Instant,
+    registry: prometheus::Registry,
+    metrics: GatewayMetrics,
+    metrics_access: MetricsAccess,
+    limiter: zenalyze_limits::Limiter,
+    usage_flush_interval: std::time::Duration,
+    tenant_limits: TenantLimitsCache,
 }
 
 /// Shared state of every handler (cheap to clone).
@@ -115,6 +140,37 @@ impl AppState {
     pub fn started(&self) -> Instant {
         self.inner.started
     }
+
+    /// The app's one Prometheus registry (served by `GET /metrics`).
+    pub fn registry(&self) -> &prometheus::Registry {
+        &self.inner.registry
+    }
+
+    /// The gateway's own metrics (requests, authentication failures,
+    /// encryption operations).
+    pub fn metrics(&self) -> &GatewayMetrics {
+        &self.inner.metrics
+    }
+
+    /// Who may read `GET /metrics`.
+    pub fn metrics_access(&self) -> MetricsAccess {
+        self.inner.metrics_access
+    }
+
+    /// The rate limiter and usage meter.
+    pub fn limiter(&self) -> &zenalyze_limits::Limiter {
+        &self.inner.limiter
+    }
+
+    /// How often buffered usage counts are written to the store.
+    pub fn usage_flush_interval(&self) -> std::time::Duration {
+        self.inner.usage_flush_interval
+    }
+
+    /// The short-lived cache of tenants' limits (tier and overrides).
+    pub fn tenant_limits(&self) -> &TenantLimitsCache {
+        &self.inner.tenant_limits
+    }
 }
 
 /// Builds an [`App`].
@@ -126,6 +182,11 @@ pub struct AppBuilder {
     health: Vec<Arc<dyn HealthCheck>>,
     default_secret_kind: KeyKind,
     routers: Vec<utoipa_axum::router::OpenApiRouter<AppState>>,
+    registry: prometheus::Registry,
+    limiter: Option<zenalyze_limits::Limiter>,
+    limits_config: zenalyze_limits::LimitsConfig,
+    limits_clock: Option<Arc<dyn zenalyze_limits::Clock>>,
+    metrics_access: MetricsAccess,
 }
 
 impl AppBuilder {
@@ -160,11 +221,88 @@ impl AppBuilder {
         self
     }
 
+    /// The app's one Prometheus registry: register every module's
+    /// collectors here (see the module docs).
+    pub fn registry(&self) -> &prometheus::Registry {
+        &self.registry
+    }
+
+    /// The store (for modules that build their parts before the app).
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// Rate-limit settings without connecting anything: an in-memory
+    /// back-end is used by [`AppBuilder::build`] unless
+    /// [`AppBuilder::connect_limits`] built the configured one. Only
+    /// `enabled` and `usage_flush_interval_ms` are read here.
+    pub fn limits_config(mut self, config: zenalyze_limits::LimitsConfig) -> Self {
+        self.limits_config = config;
+        self
+    }
+
+    /// Builds the limiter of `config` (connecting to Redis when
+    /// `backend = "redis"`; Redis down at start means starting in the
+    /// in-memory fallback), registering its metrics into the app's
+    /// registry and metering usage into the store.
+    pub async fn connect_limits(
+        mut self,
+        config: zenalyze_limits::LimitsConfig,
+    ) -> Result<Self, zenalyze_limits::LimitError> {
+        let sink = Arc::new(zenalyze_limits::StoreUsageSink::new(self.store.clone()));
+        let limiter =
+            zenalyze_limits::Limiter::from_config(&config, Some(&self.registry), sink).await?;
+        self.limiter = Some(limiter);
+        self.limits_config = config;
+        Ok(self)
+    }
+
+    /// Uses `clock` as the limiter's "now" (tests: a
+    /// `zenalyze_limits::ManualClock`; the Redis back-end still decides on
+    /// Redis's clock).
+    pub fn limits_clock(mut self, clock: Arc<dyn zenalyze_limits::Clock>) -> Self {
+        self.limits_clock = Some(clock);
+        self
+    }
+
+    /// Who may read `GET /metrics` (default: the admin token).
+    pub fn metrics_access(mut self, access: MetricsAccess) -> Self {
+        self.metrics_access = access;
+        self
+    }
+
     /// Builds the app.
     pub fn build(self) -> App {
         let mut health: Vec<Arc<dyn HealthCheck>> =
             vec![Arc::new(DatabaseCheck(self.store.clone()))];
         health.extend(self.health);
+        let registry = self.registry;
+        let limiter = match self.limiter {
+            Some(l) => l,
+            None => {
+                let sink = Arc::new(zenalyze_limits::StoreUsageSink::new(self.store.clone()));
+                let metrics = match zenalyze_limits::LimiterMetrics::register(&registry) {
+                    Ok(m) => Some(m),
+                    Err(e) => {
+                        tracing::error!(error = %e, "limiter metrics could not be registered");
+                        None
+                    }
+                };
+                let meter =
+                    Arc::new(zenalyze_limits::UsageMeter::new(sink).with_metrics(metrics.clone()));
+                zenalyze_limits::Limiter::new(
+                    Arc::new(zenalyze_limits::MemoryLimiter::new()),
+                    meter,
+                )
+                .metrics(metrics)
+                .enabled(self.limits_config.enabled)
+            }
+        };
+        let limiter = match self.limits_clock {
+            Some(clock) => limiter.clock(clock),
+            None => limiter,
+        };
+        let metrics = GatewayMetrics::register(&registry);
         let state = AppState {
             inner: Arc::new(Inner {
                 store: self.store,
@@ -174,6 +312,12 @@ impl AppBuilder {
                 health,
                 default_secret_kind: self.default_secret_kind,
                 started: Instant::now(),
+                registry,
+                metrics,
+                metrics_access: self.metrics_access,
+                limiter,
+                usage_flush_interval: self.limits_config.usage_flush_interval(),
+                tenant_limits: TenantLimitsCache::default(),
             }),
         };
         App {
@@ -200,6 +344,11 @@ impl App {
             health: Vec::new(),
             default_secret_kind: KeyKind::Live,
             routers: Vec::new(),
+            registry: prometheus::Registry::new(),
+            limiter: None,
+            limits_config: zenalyze_limits::LimitsConfig::default(),
+            limits_clock: None,
+            metrics_access: MetricsAccess::AdminToken,
         }
     }
 
