@@ -35,10 +35,13 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+#[cfg(feature = "aws")]
+pub mod aws;
 pub mod format;
 pub mod invalidation;
 pub mod root;
 pub mod service;
+pub mod settings;
 
 pub use root::{LocalRootKey, RootError, RootOfTrust};
 pub use service::{Caller, CiphertextItem, EncryptItem, Kms, KmsError, Op, Sealed};
