@@ -16,6 +16,7 @@ mod dev_cmd;
 mod egress_proxy_cmd;
 mod enclave_cmd;
 mod envelope_cmd;
+mod keyrings_cmd;
 mod serve_cmd;
 mod tenants_cmd;
 
@@ -49,6 +50,11 @@ enum Command {
         #[command(subcommand)]
         cmd: api_keys_cmd::ApiKeysCommand,
     },
+    /// Create, list, rotate, configure and delete platform keyrings (Key Management Service).
+    Keyrings {
+        #[command(subcommand)]
+        cmd: keyrings_cmd::KeyringsCommand,
+    },
     /// Verify and export the hash-chained audit log.
     Audit {
         #[command(subcommand)]
@@ -74,6 +80,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Tenants { cmd } => tenants_cmd::run(cmd).await,
         Command::ApiKeys { cmd } => api_keys_cmd::run(cmd).await,
         Command::Audit { cmd } => audit_cmd::run(cmd).await,
+        Command::Keyrings { cmd } => keyrings_cmd::run(cmd).await,
         Command::Attestation { cmd } => attestation_cmd::run(cmd),
         Command::Enclave(args) => enclave_cmd::run(args).await,
         Command::EgressProxy(args) => egress_proxy_cmd::run(args).await,

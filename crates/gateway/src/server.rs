@@ -155,10 +155,12 @@ pub async fn run_production(
     let store = zenalyze_store::open_with(&config.database_url, &options)
         .await
         .map_err(|e| anyhow::anyhow!("cannot open the database: {e}"))?;
+    let kms = crate::kms_routes::start_from_env(&store).await?;
     let app = App::builder(store, config.admin_token.clone())
         .limits(config.limits.clone())
         .http(config.http.clone())
         .default_secret_kind(crate::keys::KeyKind::Live)
+        .routes(crate::kms_routes::router_or_empty(&kms))
         .metrics_access(config.metrics_access)
         .connect_limits(config.rate_limits.clone())
         .await
