@@ -1179,6 +1179,44 @@ impl HealthCheck for KmsCheck {
     }
 }
 
+/// The Key Management Service of `zenalyze serve`, from `ZENALYZE_KMS_*`
+/// and `ZENALYZE_REDIS_URL` (see docs/operations.md). Enabled when
+/// `ZENALYZE_KMS_PROVIDER` or `ZENALYZE_KMS_ROOT_KEY_FILE` is set;
+/// otherwise `None` (the KMS routes are absent, with a warning). A
+/// configured but unusable root of trust or Redis stops startup.
+pub async fn start_from_env(
+    store: &Arc<dyn zenalyze_store::Store>,
+) -> anyhow::Result<Option<Arc<Kms>>> {
+    let configured = std::env::var_os("ZENALYZE_KMS_PROVIDER").is_some()
+        || std::env::var_os("ZENALYZE_KMS_ROOT_KEY_FILE").is_some();
+    if !configured {
+        tracing::warn!(
+            "key management disabled: set ZENALYZE_KMS_PROVIDER or ZENALYZE_KMS_ROOT_KEY_FILE"
+        );
+        return Ok(None);
+    }
+    let settings = zenalyze_kms::settings::KmsSettings::from_env(None)
+        .map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
+    let started = settings
+        .start(store.clone())
+        .await
+        .map_err(|e| anyhow::anyhow!("key management: {e}"))?;
+    tracing::info!(
+        root = started.kms.root().id(),
+        redis = settings.redis_url.is_some(),
+        "key management started"
+    );
+    Ok(Some(started.kms))
+}
+
+/// [`router`] when the service runs, else no routes.
+pub fn router_or_empty(kms: &Option<Arc<Kms>>) -> OpenApiRouter<AppState> {
+    match kms {
+        Some(k) => router(k.clone()),
+        None => OpenApiRouter::new(),
+    }
+}
+
 /// How often the automatic rotation task looks for due keyrings.
 pub const ROTATION_CHECK_INTERVAL: Duration = Duration::from_secs(60);
 
