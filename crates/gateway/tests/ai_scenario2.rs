@@ -213,6 +213,17 @@ async fn scenario2() {
         .await
         .expect("json");
     assert_eq!(h["checks"]["enclaves"]["status"], "up");
+    let metrics = gw
+        .http
+        .get(gw.url("/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(metrics.contains("zenalyze_enclave_pool_healthy_enclaves 1"));
+    assert!(metrics.contains("zenalyze_enclave_pool_request_seconds_bucket"));
 
     // Audit: ai.analyze events with the record as resource, no content.
     let events = gw.creds.tenant_id.clone();

@@ -92,8 +92,8 @@ pub async fn start_with(
     })
 }
 
-/// Starts `count` development enclaves, a pool over them (metrics in a new
-/// registry, available from the returned [`super::Ai`]), and adds the AI
+/// Starts `count` development enclaves, a pool over them (metrics in the
+/// app's registry, served by `GET /metrics`), and adds the AI
 /// routes and the `enclaves` readiness check to `builder`.
 pub async fn attach(
     builder: crate::state::AppBuilder,
@@ -101,14 +101,25 @@ pub async fn attach(
     count: usize,
 ) -> anyhow::Result<(crate::state::AppBuilder, DevEnclaves)> {
     let enclaves = start(data_dir, count).await?;
-    let registry = prometheus::Registry::new();
+    let registry = builder.registry().clone();
     let pool = zenalyze_enclave_pool::EnclavePool::start(
         zenalyze_enclave_pool::PoolConfig::new(enclaves.addresses()),
         Some(&registry),
     )
     .await
     .map_err(|e| anyhow::anyhow!("enclave pool: {e}"))?;
-    let ai = super::Ai::new(pool, super::AiSettings::default()).with_registry(registry);
+    let root = crate::dev::read_private(&data_dir.join(crate::dev::ROOT_KEY_FILE))
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .ok_or_else(|| anyhow::anyhow!("the development root key is missing"))?;
+    let settings = super::AiSettings {
+        webhooks: super::webhooks::WebhookSettings {
+            policy: super::webhooks::CallbackPolicy::DEVELOPMENT,
+            wrap_key: Some(super::webhooks::WrapKey::derive(&root)),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let ai = super::Ai::new(pool, settings).with_registry(registry);
     let builder = builder.routes(ai.router()).health_check(ai.health_check());
     Ok((builder, enclaves))
 }

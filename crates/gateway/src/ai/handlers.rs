@@ -339,7 +339,8 @@ pub(crate) fn relay(answer: Answer) -> Response {
         ("Zenalyze-Instructions" = Option<String>, Header, description = "The customer backend's plaintext, non-PHI instructions (UTF-8, ≤ 4096 bytes); they become the provider's system instructions."),
         ("Zenalyze-Record-Ids" = Option<String>, Header, description = "Comma-separated ids of the caller's stored records (≤ 64) whose envelopes the gateway adds beside the seal; the seal carries their keys."),
         ("Prefer" = Option<String>, Header, description = "`respond-async` answers 202 with a job id."),
-        ("Callback-Url" = Option<String>, Header, description = "Webhook URL notified when the job ends (implies asynchronous processing)."),
+        ("Callback-Url" = Option<String>, Header, description = "Webhook URL notified when the job ends (implies asynchronous processing); or the callback_url query parameter."),
+        super::jobs::AnalyzeQuery,
     ),
     request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "EHBP framed body: chunks of u32 BE length ‖ AES-256-GCM ciphertext."),
     responses(
@@ -357,10 +358,12 @@ pub async fn analyze(
     Extension(ai): Extension<Ai>,
     axum::extract::State(state): axum::extract::State<crate::state::AppState>,
     caller: Caller,
+    ApiQuery(query): ApiQuery<super::jobs::AnalyzeQuery>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, Problem> {
     caller.require(scopes::AI_ANALYZE)?;
+    let (asynchronous, callback) = super::jobs::wants_async(&headers, query.callback_url)?;
     let Some(enc) = encapsulated_key(&headers) else {
         return Ok(ehbp_bad_request());
     };
@@ -370,6 +373,9 @@ pub async fn analyze(
     let (instructions, ids) = side_headers(&headers)?;
     let (mut side, owners) = fetch_records(&state, &caller, &ids).await?;
     side.instructions = instructions;
+    if asynchronous {
+        return super::jobs::start(ai, state, caller, callback, enc, body, side, owners).await;
+    }
     let answer = match ai.pool().analyze(&enc, &body, &side).await {
         Ok(a) => a,
         Err(e) => {

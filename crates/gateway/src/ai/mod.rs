@@ -18,6 +18,8 @@
 
 pub mod dev;
 mod handlers;
+pub mod jobs;
+pub mod webhooks;
 
 use std::sync::Arc;
 
@@ -42,12 +44,18 @@ pub const DEFAULT_MAX_SEALED_BODY: usize = 8 * 1024 * 1024;
 pub struct AiSettings {
     /// Largest sealed request body.
     pub max_sealed_body: usize,
+    /// Lifetime of an asynchronous job and its sealed result.
+    pub job_ttl: std::time::Duration,
+    /// Webhook delivery.
+    pub webhooks: webhooks::WebhookSettings,
 }
 
 impl Default for AiSettings {
     fn default() -> Self {
         Self {
             max_sealed_body: DEFAULT_MAX_SEALED_BODY,
+            job_ttl: jobs::DEFAULT_JOB_TTL,
+            webhooks: webhooks::WebhookSettings::default(),
         }
     }
 }
@@ -119,6 +127,8 @@ impl Ai {
             .routes(routes!(handlers::attestation))
             .routes(routes!(handlers::hpke_keys))
             .routes(routes!(handlers::analyze))
+            .routes(routes!(jobs::get_job))
+            .routes(routes!(webhooks::rotate_secret))
             .layer(axum::extract::DefaultBodyLimit::max(
                 self.inner.settings.max_sealed_body,
             ))

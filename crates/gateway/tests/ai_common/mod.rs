@@ -179,6 +179,16 @@ impl Gateway {
         endpoints: Vec<Address>,
         tune: impl FnOnce(&mut PoolConfig),
     ) -> Gateway {
+        Self::start_with(dir, endpoints, tune, AiSettings::default()).await
+    }
+
+    /// Like [`Gateway::start`] with AI settings.
+    pub async fn start_with(
+        dir: tempfile::TempDir,
+        endpoints: Vec<Address>,
+        tune: impl FnOnce(&mut PoolConfig),
+        settings: AiSettings,
+    ) -> Gateway {
         let opts = DevOptions {
             data_dir: dir.path().to_owned(),
             ..DevOptions::default()
@@ -188,11 +198,11 @@ impl Gateway {
             .expect("prepare");
         let mut cfg = PoolConfig::new(endpoints);
         tune(&mut cfg);
-        let registry = prometheus::Registry::new();
+        let registry = builder.registry().clone();
         let pool = EnclavePool::start(cfg, Some(&registry))
             .await
             .expect("pool");
-        let ai = Ai::new(pool.clone(), AiSettings::default()).with_registry(registry);
+        let ai = Ai::new(pool.clone(), settings).with_registry(registry);
         let app = builder
             .routes(ai.router())
             .health_check(ai.health_check())
