@@ -158,32 +158,87 @@ export interface AnalyzeJob {
   job: Record<string, unknown>;
 }
 
-/** Input of {@link ZenalyzeServer.encryptMetadata}. */
+/** Bytes or text (text is encoded as UTF-8). */
+export type BytesLike = Uint8Array | string;
+
+/** Input of {@link ZenalyzeServer.encryptMetadata} (one value). */
 export interface PlatformEncryptInput {
-  /** Platform keyring (e.g. `encrypt-username`). */
+  /** Platform keyring (e.g. `encrypt-email`; `zenalyze dev` has `encrypt-username` and `encrypt-email`). */
   keyring: string;
-  /** Values to encrypt (batch). */
-  plaintexts: string[];
-  /** Optional associated context bound to the ciphertexts. */
-  context?: string;
+  /** The value to encrypt (≤ 64 KiB). */
+  plaintext: BytesLike;
+  /** Optional context bound into the associated data; give the same one to decrypt. */
+  context?: BytesLike;
 }
 
-/** Input of {@link ZenalyzeServer.decryptMetadata}. */
+/** One item of a batch (encrypt: `plaintext`; decrypt/rewrap: `ciphertext`). */
+export interface PlatformBatchItem {
+  /** Encrypt: the value. */
+  plaintext?: BytesLike;
+  /** Decrypt, rewrap: `zen:v<N>:…`. */
+  ciphertext?: string;
+  /** Context bound at encryption. */
+  context?: BytesLike;
+  /** Echoed in the result (≤ 256 bytes). */
+  reference?: string;
+}
+
+/** Input of a batch operation (≤ 1000 items; per-item results). */
+export interface PlatformBatchInput {
+  /** Platform keyring. */
+  keyring: string;
+  /** The items. */
+  batch: PlatformBatchItem[];
+}
+
+/** A platform ciphertext. */
+export interface PlatformCiphertext {
+  /** `zen:v<N>:…`. */
+  ciphertext: string;
+  /** The key version used (the keyring's primary). */
+  keyVersion: number;
+}
+
+/** Input of {@link ZenalyzeServer.decryptMetadata} and {@link ZenalyzeServer.rewrap} (one value). */
 export interface PlatformDecryptInput {
   /** Platform keyring. */
   keyring: string;
-  /** `zen:v<N>:…` ciphertexts (batch). */
-  ciphertexts: string[];
+  /** `zen:v<N>:…`. */
+  ciphertext: string;
   /** The context given at encryption. */
-  context?: string;
+  context?: BytesLike;
+}
+
+/** A decrypted platform value. */
+export interface PlatformPlaintext {
+  /** The bytes. */
+  plaintext: Uint8Array;
+  /** The bytes decoded as UTF-8. */
+  text: string;
+}
+
+/** One result of a batch, in input order: the item's result or its problem. */
+export interface PlatformBatchResult {
+  /** The item's reference. */
+  reference?: string;
+  /** Encrypt, rewrap: the ciphertext. */
+  ciphertext?: string;
+  /** Encrypt, rewrap: the key version. */
+  keyVersion?: number;
+  /** Decrypt: the plaintext. */
+  plaintext?: Uint8Array;
+  /** The item's problem, when it failed. */
+  error?: ApiError;
 }
 
 /** Input of {@link ZenalyzeServer.blindIndex}. */
 export interface BlindIndexInput {
   /** Platform keyring. */
   keyring: string;
-  /** Values to index (batch). */
-  values: string[];
+  /** The value to index (e.g. a normalised e-mail address). */
+  value: BytesLike;
+  /** Index length in bits: a multiple of 8 from 32 to 256 (default 128). */
+  bits?: number;
 }
 
 /** Input of {@link ZenalyzeServer.usage}. */
@@ -278,6 +333,22 @@ function toRecord(v: unknown): EncryptedRecord {
     metadata: (r.metadata ?? {}) as Record<string, string>,
     createdAt: str(r.created_at, 'created_at'),
   };
+}
+
+function keyringName(v: unknown): string {
+  if (typeof v !== 'string' || !/^[a-z0-9_-]{1,48}$/.test(v)) throw new InvalidArgumentError('keyring must be 1 to 48 characters of [a-z0-9_-]');
+  return v;
+}
+
+function bytesB64(v: unknown, what: string): string {
+  if (typeof v === 'string') return Buffer.from(v, 'utf8').toString('base64');
+  if (v instanceof Uint8Array) return b64(v);
+  throw new InvalidArgumentError(`${what} must be a string or bytes`);
+}
+
+function cipherText(v: unknown): string {
+  if (typeof v !== 'string' || !v.startsWith('zen:v')) throw new InvalidArgumentError('ciphertext must be a platform ciphertext (zen:v<N>:…)');
+  return v;
 }
 
 /** A fresh idempotency key (`idem_` + 32 hex digits from the CSPRNG). */
@@ -613,26 +684,111 @@ export class ZenalyzeServer {
     return this.#json(res);
   }
 
-  /** Encrypts non-PHI metadata under a platform keyring (`POST /v1/encrypt`). */
-  async encryptMetadata(input: PlatformEncryptInput): Promise<Record<string, unknown>> {
-    const json: Record<string, unknown> = { keyring: input.keyring, plaintexts: input.plaintexts };
-    if (input.context !== undefined) json.context = input.context;
+  #platformBatch(input: PlatformBatchInput, kind: 'plaintext' | 'ciphertext'): Record<string, unknown> {
+    if (!Array.isArray(input.batch) || input.batch.length === 0 || input.batch.length > 1000) {
+      throw new InvalidArgumentError('batch must have 1 to 1000 items');
+    }
+    return {
+      keyring: keyringName(input.keyring),
+      batch: input.batch.map((item) => {
+        const out: Record<string, unknown> = {};
+        if (kind === 'plaintext') out.plaintext = bytesB64(item.plaintext, 'plaintext');
+        else out.ciphertext = cipherText(item.ciphertext);
+        if (item.context !== undefined) out.context = bytesB64(item.context, 'context');
+        if (item.reference !== undefined) out.reference = String(item.reference);
+        return out;
+      }),
+    };
+  }
+
+  #batchResults(res: RawResponse): PlatformBatchResult[] {
+    const r = this.#json(res);
+    if (!Array.isArray(r.batch)) throw new ZenalyzeError(`unexpected answer from the gateway (HTTP ${res.status}): no batch`);
+    return r.batch.map((raw: unknown) => {
+      const it = (raw ?? {}) as Record<string, unknown>;
+      const out: PlatformBatchResult = {};
+      if (typeof it.reference === 'string') out.reference = it.reference;
+      if (typeof it.ciphertext === 'string') out.ciphertext = it.ciphertext;
+      if (typeof it.key_version === 'number') out.keyVersion = it.key_version;
+      if (typeof it.plaintext === 'string') out.plaintext = new Uint8Array(Buffer.from(it.plaintext, 'base64'));
+      if (it.error && typeof it.error === 'object') {
+        const e = it.error as Record<string, unknown>;
+        const s = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+        out.error = apiErrorFrom({
+          status: typeof e.status === 'number' ? e.status : 0,
+          type: s(e.type) ?? 'about:blank',
+          title: s(e.title) ?? 'error',
+          detail: s(e.detail),
+          code: s(e.code),
+          requestId: s(e.request_id),
+        });
+      }
+      return out;
+    });
+  }
+
+  /**
+   * Encrypts non-PHI metadata (usernames, e-mails…) under a platform
+   * keyring (`POST /v1/encrypt`). One value gives a {@link PlatformCiphertext};
+   * a `batch` gives per-item results.
+   */
+  async encryptMetadata(input: PlatformEncryptInput): Promise<PlatformCiphertext>;
+  async encryptMetadata(input: PlatformBatchInput): Promise<PlatformBatchResult[]>;
+  async encryptMetadata(input: PlatformEncryptInput | PlatformBatchInput): Promise<PlatformCiphertext | PlatformBatchResult[]> {
+    if (input && 'batch' in input) {
+      const res = await this.#request({ method: 'POST', path: '/v1/encrypt', json: this.#platformBatch(input, 'plaintext'), idempotent: true });
+      return this.#batchResults(res);
+    }
+    const json: Record<string, unknown> = { keyring: keyringName(input?.keyring), plaintext: bytesB64(input?.plaintext, 'plaintext') };
+    if (input.context !== undefined) json.context = bytesB64(input.context, 'context');
     const res = await this.#request({ method: 'POST', path: '/v1/encrypt', json, idempotent: true });
-    return this.#json(res);
+    return this.#cipher(res);
   }
 
-  /** Decrypts platform ciphertexts (`POST /v1/decrypt`); per-item results. */
-  async decryptMetadata(input: PlatformDecryptInput): Promise<Record<string, unknown>> {
-    const json: Record<string, unknown> = { keyring: input.keyring, ciphertexts: input.ciphertexts };
-    if (input.context !== undefined) json.context = input.context;
+  #cipher(res: RawResponse): PlatformCiphertext {
+    const r = this.#json(res);
+    return { ciphertext: str(r.ciphertext, 'ciphertext'), keyVersion: Number(r.key_version) };
+  }
+
+  /** Decrypts platform ciphertexts (`POST /v1/decrypt`): one value, or a `batch` with per-item results. */
+  async decryptMetadata(input: PlatformDecryptInput): Promise<PlatformPlaintext>;
+  async decryptMetadata(input: PlatformBatchInput): Promise<PlatformBatchResult[]>;
+  async decryptMetadata(input: PlatformDecryptInput | PlatformBatchInput): Promise<PlatformPlaintext | PlatformBatchResult[]> {
+    if (input && 'batch' in input) {
+      const res = await this.#request({ method: 'POST', path: '/v1/decrypt', json: this.#platformBatch(input, 'ciphertext'), idempotent: true });
+      return this.#batchResults(res);
+    }
+    const json: Record<string, unknown> = { keyring: keyringName(input?.keyring), ciphertext: cipherText(input?.ciphertext) };
+    if (input.context !== undefined) json.context = bytesB64(input.context, 'context');
     const res = await this.#request({ method: 'POST', path: '/v1/decrypt', json, idempotent: true });
-    return this.#json(res);
+    const plaintext = new Uint8Array(Buffer.from(str(this.#json(res).plaintext, 'plaintext'), 'base64'));
+    return { plaintext, text: text(plaintext) };
   }
 
-  /** Blind indexes for lookups without decryption (`POST /v1/blind-index`). */
-  async blindIndex(input: BlindIndexInput): Promise<Record<string, unknown>> {
-    const res = await this.#request({ method: 'POST', path: '/v1/blind-index', json: { keyring: input.keyring, values: input.values }, idempotent: true });
-    return this.#json(res);
+  /** Moves a ciphertext to the keyring's primary version without returning plaintext (`POST /v1/rewrap`). */
+  async rewrap(input: PlatformDecryptInput): Promise<PlatformCiphertext>;
+  async rewrap(input: PlatformBatchInput): Promise<PlatformBatchResult[]>;
+  async rewrap(input: PlatformDecryptInput | PlatformBatchInput): Promise<PlatformCiphertext | PlatformBatchResult[]> {
+    if (input && 'batch' in input) {
+      const res = await this.#request({ method: 'POST', path: '/v1/rewrap', json: this.#platformBatch(input, 'ciphertext'), idempotent: true });
+      return this.#batchResults(res);
+    }
+    const json: Record<string, unknown> = { keyring: keyringName(input?.keyring), ciphertext: cipherText(input?.ciphertext) };
+    if (input.context !== undefined) json.context = bytesB64(input.context, 'context');
+    return this.#cipher(await this.#request({ method: 'POST', path: '/v1/rewrap', json, idempotent: true }));
+  }
+
+  /** A blind index (lowercase hex) for lookups without decryption (`POST /v1/blind-index`). */
+  async blindIndex(input: BlindIndexInput): Promise<string> {
+    const json: Record<string, unknown> = { keyring: keyringName(input?.keyring), value: bytesB64(input?.value, 'value') };
+    if (input.bits !== undefined) {
+      if (!Number.isInteger(input.bits) || input.bits < 32 || input.bits > 256 || input.bits % 8 !== 0) {
+        throw new InvalidArgumentError('bits must be a multiple of 8 from 32 to 256');
+      }
+      json.bits = input.bits;
+    }
+    const res = await this.#request({ method: 'POST', path: '/v1/blind-index', json, idempotent: true });
+    return str(this.#json(res).index, 'index');
   }
 
   /** The tenant's quota and per-day usage (`GET /v1/usage`). */
