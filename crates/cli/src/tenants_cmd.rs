@@ -1,4 +1,4 @@
-//! `zenalyze tenants create|list`: tenant administration directly against
+//! `zenalyze tenants create|update|list`: tenant administration directly against
 //! the configured database (the same operations as `/v1/admin/tenants`,
 //! audited with actor `cli`).
 
@@ -80,6 +80,41 @@ pub enum TenantsCommand {
         /// Create a zk_test_ secret key instead of zk_live_.
         #[arg(long)]
         test: bool,
+        /// Quota override: metered requests per quota window (the tier's
+        /// UTC day or month), replacing the tier's default.
+        #[arg(long, value_name = "N")]
+        quota_override: Option<u64>,
+        /// Burst override: requests per second (1 to 1000000), replacing
+        /// the tier's default.
+        #[arg(long, value_name = "N")]
+        burst_override: Option<u32>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change a tenant's tier and limit overrides (options not given are
+    /// kept).
+    Update {
+        #[command(flatten)]
+        db: DbArgs,
+        /// The tenant (`ten_…`).
+        #[arg(long)]
+        id: String,
+        /// New tier: free, starter, pro or enterprise.
+        #[arg(long)]
+        tier: Option<String>,
+        /// New quota override (metered requests per quota window).
+        #[arg(long, value_name = "N", conflicts_with = "clear_quota_override")]
+        quota_override: Option<u64>,
+        /// Remove the quota override (back to the tier's default).
+        #[arg(long)]
+        clear_quota_override: bool,
+        /// New burst override (requests per second, 1 to 1000000).
+        #[arg(long, value_name = "N", conflicts_with = "clear_burst_override")]
+        burst_override: Option<u32>,
+        /// Remove the burst override (back to the tier's default).
+        #[arg(long)]
+        clear_burst_override: bool,
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
@@ -109,14 +144,23 @@ pub async fn run(cmd: TenantsCommand) -> anyhow::Result<()> {
             name,
             tier,
             test,
+            quota_override,
+            burst_override,
             json,
         } => {
             let tier = admin::parse_tier(&tier)
                 .map_err(|_| anyhow::anyhow!("--tier must be free, starter, pro or enterprise"))?;
             let store = db.open(true).await?;
             let kind = if test { KeyKind::Test } else { KeyKind::Live };
-            let result =
-                admin::create_tenant_with_keys(&store, &name, tier, kind, &cli_audit).await;
+            let result = admin::create_tenant_with_keys_and_overrides(
+                &store,
+                &name,
+                tier,
+                (quota_override, burst_override),
+                kind,
+                &cli_audit,
+            )
+            .await;
             store.close().await;
             let (tenant, secret, publishable) = result
                 .map_err(|p| anyhow::anyhow!("cannot create the tenant: {}", problem_text(&p)))?;
@@ -134,6 +178,54 @@ pub async fn run(cmd: TenantsCommand) -> anyhow::Result<()> {
                 println!("secret_key:      {}", secret.expose_secret());
                 println!("publishable_key: {}", publishable.expose_secret());
                 println!("(the keys are shown only now; store them safely)");
+            }
+            Ok(())
+        }
+        TenantsCommand::Update {
+            db,
+            id,
+            tier,
+            quota_override,
+            clear_quota_override,
+            burst_override,
+            clear_burst_override,
+            json,
+        } => {
+            let id = TenantId::parse(&id)
+                .map_err(|_| anyhow::anyhow!("--id must be a tenant id (ten_…)"))?;
+            let req = admin::UpdateTenantRequest {
+                tier,
+                quota_override: if clear_quota_override {
+                    Some(None)
+                } else {
+                    quota_override.map(Some)
+                },
+                burst_override: if clear_burst_override {
+                    Some(None)
+                } else {
+                    burst_override.map(Some)
+                },
+            };
+            let store = db.open(false).await?;
+            let audit =
+                cli_audit("tenants.update").map_err(|p| anyhow::anyhow!("{}", problem_text(&p)))?;
+            let result = admin::update_tenant(&store, &id, &req, audit).await;
+            store.close().await;
+            let t = result
+                .map_err(|p| anyhow::anyhow!("cannot update the tenant: {}", problem_text(&p)))?;
+            if json {
+                println!("{}", serde_json::to_string(&admin::tenant_view(&t))?);
+            } else {
+                println!(
+                    "{}\t{}\tquota_override={}\tburst_override={}",
+                    t.id,
+                    t.tier,
+                    t.quota_override
+                        .map_or("none".to_owned(), |q| q.to_string()),
+                    t.burst_override
+                        .map_or("none".to_owned(), |b| b.to_string()),
+                );
+                println!("(running gateways apply it within 5 seconds)");
             }
             Ok(())
         }
