@@ -10,6 +10,8 @@ use serde_json::{json, Value};
 use zeroize::Zeroizing;
 
 use crate::error::{ApiError, Error, ProblemType};
+
+pub(crate) mod metadata;
 use crate::types::{
     AnalyzeJob, AnalyzeOutcome, AnalyzeRequest, EncryptedRecord, ListRecords, RecordPage,
     SealedAnswer, StoreEncrypted, StoredRecord, Usage,

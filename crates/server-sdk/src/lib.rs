@@ -8,6 +8,10 @@
 //! * [`ZenalyzeServer`]: records, sealed AI requests, platform keyrings and
 //!   usage, with per-attempt timeouts, safe retries (exponential backoff with
 //!   jitter, `Retry-After`) and typed errors ([`Error`], [`ApiError`]).
+//! * [`ZenalyzeServer::metadata_key`]: the design's `getMetadataKey({purpose,
+//!   version})` as a handle that encrypts, decrypts, rewraps and blind-indexes
+//!   metadata through the gateway's Key Management Service — raw platform
+//!   keys never reach the caller.
 //! * [`webhooks::verify_webhook`]: Standard Webhooks v1 verification.
 //!
 //! ```no_run
@@ -32,6 +36,7 @@ mod error;
 mod types;
 pub mod webhooks;
 
+pub use client::metadata::{ItemProblem, MetadataKey, MetadataKeyRequest, SealedMetadata};
 pub use client::{new_idempotency_key, parse_retry_after, ZenalyzeServer, ZenalyzeServerBuilder};
 pub use error::{ApiError, Error, ProblemType, PROBLEM_BASE};
 pub use types::{
