@@ -133,6 +133,7 @@ struct FileConfig {
     database_max_connections: Option<u32>,
     limits: Option<zenalyze_limits::LimitsConfig>,
     metrics: Option<MetricsFileConfig>,
+    ai: Option<crate::ai::config::AiFileConfig>,
 }
 
 /// The `[metrics]` section of `zenalyze serve`.
@@ -172,6 +173,9 @@ pub struct ServeConfig {
     /// A dedicated, unauthenticated metrics listener (`[metrics] listen`,
     /// `ZENALYZE_METRICS_LISTEN`), e.g. on a private interface.
     pub metrics_listen: Option<SocketAddr>,
+    /// The enclave pool and webhooks (`[ai]`, `ZENALYZE_ENCLAVES`,
+    /// `ZENALYZE_WEBHOOK_KEY`); `None` without enclaves.
+    pub ai: Option<crate::ai::config::AiServeConfig>,
 }
 
 impl fmt::Debug for ServeConfig {
@@ -189,6 +193,10 @@ impl fmt::Debug for ServeConfig {
             .field("rate_limits.redis.url", &"<redacted>")
             .field("metrics_access", &self.metrics_access)
             .field("metrics_listen", &self.metrics_listen)
+            .field(
+                "ai.enclaves",
+                &self.ai.as_ref().map(|a| a.pool.endpoints.len()),
+            )
             .finish()
     }
 }
@@ -458,7 +466,9 @@ impl ServeConfig {
             })
             .transpose()?;
 
+        let ai = crate::ai::config::load(file.ai.take(), env)?;
         Ok(ServeConfig {
+            ai,
             listen,
             database_url,
             admin_token,

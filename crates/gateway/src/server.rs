@@ -156,12 +156,14 @@ pub async fn run_production(
         .await
         .map_err(|e| anyhow::anyhow!("cannot open the database: {e}"))?;
     let kms = crate::kms_routes::start_from_env(&store).await?;
-    let app = App::builder(store, config.admin_token.clone())
+    let builder = App::builder(store, config.admin_token.clone())
         .limits(config.limits.clone())
         .http(config.http.clone())
         .default_secret_kind(crate::keys::KeyKind::Live)
         .routes(crate::kms_routes::router_or_empty(&kms))
-        .metrics_access(config.metrics_access)
+        .metrics_access(config.metrics_access);
+    let app = crate::ai::config::attach(builder, config.ai.as_ref())
+        .await?
         .connect_limits(config.rate_limits.clone())
         .await
         .map_err(|e| anyhow::anyhow!("rate limiter: {e}"))?

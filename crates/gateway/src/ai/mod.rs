@@ -16,6 +16,7 @@
 //! only inside the client's seal, envelopes only outside it. Nothing of a
 //! request body is logged, audited or metered besides sizes, ids and status.
 
+pub mod config;
 pub mod dev;
 mod handlers;
 pub mod jobs;
