@@ -647,41 +647,99 @@ fn complete_draft(unit: &mut WriteUnit) -> Result<()> {
     Ok(())
 }
 
+/// A record insert of a batch, ready for the backend's multi-row insert
+/// (`insert_record_rows`).
+struct RecordRow {
+    record: NewRecord,
+    metadata_json: String,
+    size: i64,
+}
+
+impl RecordRow {
+    fn new(record: NewRecord) -> Result<Self> {
+        let metadata_json = serde_json::to_string(&record.metadata)
+            .map_err(|_| StoreError::InvalidInput("metadata"))?;
+        let size = u64_to_i64(record.envelope.len() as u64, "envelope size")?;
+        Ok(Self {
+            record,
+            metadata_json,
+            size,
+        })
+    }
+}
+
+/// Inserts a run of record inserts (distinct ids) with the backend's
+/// multi-row statement and fills in each unit's outcome: inserted, or, for a
+/// row the statement skipped, `Conflict` (the id exists) or `NotFound` (no
+/// such tenant). A skipped row fails only its own unit.
+async fn flush_record_run(
+    tx: &mut Transaction<'static, Db>,
+    run: &mut Vec<(usize, RecordRow)>,
+    outcomes: &mut [Option<Outcome>],
+    now: i64,
+) -> Result<()> {
+    if run.is_empty() {
+        return Ok(());
+    }
+    let rows = std::mem::take(run);
+    let inserted = insert_record_rows(tx, &rows, now).await?;
+    let mut tenants: std::collections::HashMap<TenantId, bool> = std::collections::HashMap::new();
+    for (index, row) in rows {
+        let NewRecord {
+            id,
+            tenant_id,
+            user_id,
+            envelope,
+            metadata,
+        } = row.record;
+        let outcome = if inserted.contains(id.as_str()) {
+            Outcome::RecordInserted(Record {
+                id,
+                tenant_id,
+                user_id,
+                size: envelope.len() as u64,
+                envelope,
+                metadata,
+                created_at: time_from_us(now, "now")?,
+            })
+        } else {
+            let exists = match tenants.get(&tenant_id) {
+                Some(exists) => *exists,
+                None => {
+                    let exists = tenant_exists(tx, &tenant_id).await?;
+                    tenants.insert(tenant_id, exists);
+                    exists
+                }
+            };
+            if exists {
+                Outcome::Conflict
+            } else {
+                Outcome::NotFound
+            }
+        };
+        let slot = outcomes
+            .get_mut(index)
+            .ok_or(StoreError::Corrupt("batch accounting"))?;
+        *slot = Some(outcome);
+    }
+    Ok(())
+}
+
 /// Most audit rows in one multi-row INSERT (11 binds each).
 const AUDIT_INSERT_CHUNK: usize = 500;
 
-/// The batch commit: lock the head, apply the mutations, seal and insert
-/// the events in order, move the head, commit. All or nothing.
-async fn commit_units(pool: &Pool<Db>, units: Vec<WriteUnit>) -> Result<Vec<Applied>> {
-    let mut tx = begin_write(pool).await?;
-    let head = lock_head(&mut tx).await?;
-    let now = now_us();
-    let now_time = time_from_us(now, "now")?;
-    let mut sealed: Vec<(Outcome, AuditResult, AuditEvent)> = Vec::with_capacity(units.len());
-    let mut prev = head.hash;
-    let mut seq = head.seq;
-    for unit in units {
-        let WriteUnit { mutation, audit } = unit;
-        let outcome = apply_mutation(&mut tx, mutation, now).await?;
-        let mut draft: AuditDraft = audit;
-        match outcome {
-            Outcome::NotFound => draft.result = AuditResult::NotFound,
-            Outcome::Conflict => draft.result = AuditResult::Conflict,
-            _ => {}
-        }
-        seq = seq
-            .checked_add(1)
-            .ok_or(StoreError::Corrupt("audit_head.seq overflow"))?;
-        let event = draft.seal(seq, now_time, prev);
-        prev = event.hash;
-        sealed.push((outcome, draft.result, event));
-    }
-    let new_head_seq = u64_to_i64(seq, "seq")?;
-    for chunk in sealed.chunks(AUDIT_INSERT_CHUNK) {
+/// Inserts sealed audit events with multi-row `VALUES` statements (the
+/// SQLite path; PostgreSQL uses one `UNNEST` statement).
+#[allow(dead_code)]
+async fn insert_audit_values(
+    tx: &mut Transaction<'static, Db>,
+    events: &[AuditEvent],
+) -> Result<()> {
+    for chunk in events.chunks(AUDIT_INSERT_CHUNK) {
         let mut qb: QueryBuilder<'_, Db> =
             QueryBuilder::new(format!("INSERT INTO audit_events ({AUDIT_COLS}) "));
-        qb.push_values(chunk, |mut b, (_, _, e)| {
-            // seq <= head.seq + batch, checked to fit i64 below.
+        qb.push_values(chunk, |mut b, e| {
+            // seq <= head.seq + batch, checked to fit i64 by the caller.
             b.push_bind(i64::try_from(e.seq).unwrap_or(i64::MAX))
                 .push_bind(e.time.clone())
                 .push_bind(e.tenant_id.clone())
@@ -694,8 +752,70 @@ async fn commit_units(pool: &Pool<Db>, units: Vec<WriteUnit>) -> Result<Vec<Appl
                 .push_bind(e.prev_hash.to_vec())
                 .push_bind(e.hash.to_vec());
         });
-        qb.build().execute(&mut *tx).await?;
+        qb.build().execute(&mut **tx).await?;
     }
+    Ok(())
+}
+
+/// The batch commit: lock the head, apply the mutations in queue order
+/// (consecutive record inserts as one multi-row statement), seal the events
+/// in order, insert them with one statement, move the head, commit. All or
+/// nothing.
+async fn commit_units(pool: &Pool<Db>, units: Vec<WriteUnit>) -> Result<Vec<Applied>> {
+    let mut tx = begin_write(pool).await?;
+    let head = lock_head(&mut tx).await?;
+    let now = now_us();
+    let now_time = time_from_us(now, "now")?;
+    let count = units.len();
+    let mut outcomes: Vec<Option<Outcome>> = Vec::with_capacity(count);
+    let mut drafts: Vec<AuditDraft> = Vec::with_capacity(count);
+    // A run of consecutive record inserts with distinct ids; any other
+    // mutation (or a repeated id) flushes it first, so mutations still take
+    // effect in queue order.
+    let mut run: Vec<(usize, RecordRow)> = Vec::new();
+    let mut run_ids: std::collections::HashSet<RecordId> = std::collections::HashSet::new();
+    for (index, unit) in units.into_iter().enumerate() {
+        let WriteUnit { mutation, audit } = unit;
+        drafts.push(audit);
+        match mutation {
+            Mutation::InsertRecord(record) => {
+                if run_ids.contains(&record.id) {
+                    flush_record_run(&mut tx, &mut run, &mut outcomes, now).await?;
+                    run_ids.clear();
+                }
+                run_ids.insert(record.id.clone());
+                outcomes.push(None);
+                run.push((index, RecordRow::new(record)?));
+            }
+            other => {
+                flush_record_run(&mut tx, &mut run, &mut outcomes, now).await?;
+                run_ids.clear();
+                outcomes.push(Some(apply_mutation(&mut tx, other, now).await?));
+            }
+        }
+    }
+    flush_record_run(&mut tx, &mut run, &mut outcomes, now).await?;
+    let mut sealed: Vec<(Outcome, AuditResult)> = Vec::with_capacity(count);
+    let mut events: Vec<AuditEvent> = Vec::with_capacity(count);
+    let mut prev = head.hash;
+    let mut seq = head.seq;
+    for (outcome, mut draft) in outcomes.into_iter().zip(drafts) {
+        let outcome = outcome.ok_or(StoreError::Corrupt("batch accounting"))?;
+        match outcome {
+            Outcome::NotFound => draft.result = AuditResult::NotFound,
+            Outcome::Conflict => draft.result = AuditResult::Conflict,
+            _ => {}
+        }
+        seq = seq
+            .checked_add(1)
+            .ok_or(StoreError::Corrupt("audit_head.seq overflow"))?;
+        let event = draft.seal(seq, now_time, prev);
+        prev = event.hash;
+        sealed.push((outcome, draft.result));
+        events.push(event);
+    }
+    let new_head_seq = u64_to_i64(seq, "seq")?;
+    insert_audit_rows(&mut tx, &events).await?;
     let moved = sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1 AND seq = $3")
         .bind(new_head_seq)
         .bind(prev.to_vec())
@@ -709,7 +829,8 @@ async fn commit_units(pool: &Pool<Db>, units: Vec<WriteUnit>) -> Result<Vec<Appl
     // Nothing after the commit can fail: every unit gets its result.
     Ok(sealed
         .into_iter()
-        .map(|(outcome, result, e)| Applied {
+        .zip(events)
+        .map(|((outcome, result), e)| Applied {
             outcome,
             audit: AuditReceipt {
                 seq: e.seq,

@@ -41,6 +41,107 @@ async fn lock_head(tx: &mut sqlx::Transaction<'static, Db>) -> Result<AuditHead>
     head_from_row(&row)
 }
 
+/// One statement for a batch's record inserts: `UNNEST` of one array per
+/// column (constant SQL, so one cached prepared statement whatever the batch
+/// size). Rows whose tenant does not exist or whose id is taken are skipped;
+/// returns the ids inserted.
+async fn insert_record_rows(
+    tx: &mut sqlx::Transaction<'static, Db>,
+    rows: &[(usize, RecordRow)],
+    now: i64,
+) -> Result<std::collections::HashSet<String>> {
+    let n = rows.len();
+    let mut ids = Vec::with_capacity(n);
+    let mut tenants = Vec::with_capacity(n);
+    let mut users = Vec::with_capacity(n);
+    let mut envelopes = Vec::with_capacity(n);
+    let mut metadata = Vec::with_capacity(n);
+    let mut sizes = Vec::with_capacity(n);
+    for (_, row) in rows {
+        ids.push(row.record.id.as_str());
+        tenants.push(row.record.tenant_id.as_str());
+        users.push(row.record.user_id.as_str());
+        envelopes.push(row.record.envelope.as_slice());
+        metadata.push(row.metadata_json.as_str());
+        sizes.push(row.size);
+    }
+    let inserted = sqlx::query(
+        "INSERT INTO records (id, tenant_id, user_id, envelope, metadata, size, created_at_us) \
+         SELECT r.id, r.tenant_id, r.user_id, r.envelope, r.metadata, r.size, $7 \
+         FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bytea[], $5::text[], $6::int8[]) \
+         AS r (id, tenant_id, user_id, envelope, metadata, size) \
+         WHERE EXISTS (SELECT 1 FROM tenants t WHERE t.id = r.tenant_id) \
+         ON CONFLICT DO NOTHING RETURNING id",
+    )
+    .bind(ids)
+    .bind(tenants)
+    .bind(users)
+    .bind(envelopes)
+    .bind(metadata)
+    .bind(sizes)
+    .bind(now)
+    .fetch_all(&mut **tx)
+    .await?;
+    inserted
+        .iter()
+        .map(|row| get::<String>(row, "id"))
+        .collect()
+}
+
+/// One statement for a batch's sealed audit events (`UNNEST`, constant SQL).
+async fn insert_audit_rows(
+    tx: &mut sqlx::Transaction<'static, Db>,
+    events: &[AuditEvent],
+) -> Result<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let n = events.len();
+    let mut seqs = Vec::with_capacity(n);
+    let mut times = Vec::with_capacity(n);
+    let mut tenants = Vec::with_capacity(n);
+    let mut actors = Vec::with_capacity(n);
+    let mut subjects = Vec::with_capacity(n);
+    let mut operations = Vec::with_capacity(n);
+    let mut resources = Vec::with_capacity(n);
+    let mut results = Vec::with_capacity(n);
+    let mut requests = Vec::with_capacity(n);
+    let mut prevs = Vec::with_capacity(n);
+    let mut hashes = Vec::with_capacity(n);
+    for e in events {
+        seqs.push(u64_to_i64(e.seq, "seq")?);
+        times.push(e.time.as_str());
+        tenants.push(e.tenant_id.as_deref());
+        actors.push(e.actor.as_str());
+        subjects.push(e.subject.as_deref());
+        operations.push(e.operation.as_str());
+        resources.push(e.resource_id.as_deref());
+        results.push(e.result.as_str());
+        requests.push(e.request_id.as_str());
+        prevs.push(e.prev_hash.as_slice());
+        hashes.push(e.hash.as_slice());
+    }
+    sqlx::query(&format!(
+        "INSERT INTO audit_events ({AUDIT_COLS}) SELECT * FROM UNNEST(\
+         $1::int8[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], \
+         $7::text[], $8::text[], $9::text[], $10::bytea[], $11::bytea[])"
+    ))
+    .bind(seqs)
+    .bind(times)
+    .bind(tenants)
+    .bind(actors)
+    .bind(subjects)
+    .bind(operations)
+    .bind(resources)
+    .bind(results)
+    .bind(requests)
+    .bind(prevs)
+    .bind(hashes)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 include!("common.rs");
 
 /// Connects to PostgreSQL and applies the migrations (under sqlx's advisory

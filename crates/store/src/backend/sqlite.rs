@@ -43,6 +43,54 @@ async fn lock_head(tx: &mut sqlx::Transaction<'static, Db>) -> Result<AuditHead>
     head_from_row(&row)
 }
 
+/// Most record rows in one multi-row INSERT (7 binds each; SQLite allows
+/// 32,766 binds per statement).
+const RECORD_INSERT_CHUNK: usize = 256;
+
+/// Multi-row `VALUES` inserts for a batch's record inserts. Rows whose
+/// tenant does not exist or whose id is taken are skipped; returns the ids
+/// inserted.
+async fn insert_record_rows(
+    tx: &mut sqlx::Transaction<'static, Db>,
+    rows: &[(usize, RecordRow)],
+    now: i64,
+) -> Result<std::collections::HashSet<String>> {
+    let mut ids = std::collections::HashSet::with_capacity(rows.len());
+    for chunk in rows.chunks(RECORD_INSERT_CHUNK) {
+        // The WHERE clause also settles SQLite's INSERT … SELECT … ON
+        // CONFLICT parsing ambiguity.
+        let mut qb: QueryBuilder<'_, Db> = QueryBuilder::new(
+            "INSERT INTO records (id, tenant_id, user_id, envelope, metadata, size, created_at_us) \
+             SELECT v.column1, v.column2, v.column3, v.column4, v.column5, v.column6, v.column7 FROM (",
+        );
+        qb.push_values(chunk, |mut b, (_, row)| {
+            b.push_bind(row.record.id.as_str())
+                .push_bind(row.record.tenant_id.as_str())
+                .push_bind(row.record.user_id.as_str())
+                .push_bind(row.record.envelope.as_slice())
+                .push_bind(row.metadata_json.as_str())
+                .push_bind(row.size)
+                .push_bind(now);
+        });
+        qb.push(
+            ") AS v WHERE EXISTS (SELECT 1 FROM tenants t WHERE t.id = v.column2) \
+             ON CONFLICT DO NOTHING RETURNING id",
+        );
+        for row in qb.build().fetch_all(&mut **tx).await? {
+            ids.insert(get::<String>(&row, "id")?);
+        }
+    }
+    Ok(ids)
+}
+
+/// Multi-row `VALUES` inserts for a batch's sealed audit events.
+async fn insert_audit_rows(
+    tx: &mut sqlx::Transaction<'static, Db>,
+    events: &[AuditEvent],
+) -> Result<()> {
+    insert_audit_values(tx, events).await
+}
+
 include!("common.rs");
 
 /// Parses a `sqlite:` URL.
