@@ -3,6 +3,8 @@
 use std::fmt;
 use std::time::Duration;
 
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
 use rand::Rng;
 use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 use reqwest::{Method, StatusCode};
@@ -13,8 +15,8 @@ use crate::error::{ApiError, Error, ProblemType};
 
 pub(crate) mod metadata;
 use crate::types::{
-    AnalyzeJob, AnalyzeOutcome, AnalyzeRequest, EncryptedRecord, ListRecords, RecordPage,
-    SealedAnswer, StoreEncrypted, StoredRecord, Usage,
+    AnalyzeJob, AnalyzeOutcome, AnalyzeRequest, EncryptedRecord, ListRecords, PlatformCiphertext,
+    PlatformItem, PlatformResult, RecordPage, SealedAnswer, StoreEncrypted, StoredRecord, Usage,
 };
 
 const DEFAULT_BASE_URL: &str = "http://127.0.0.1:8080";
@@ -601,42 +603,188 @@ impl ZenalyzeServer {
             .json()
     }
 
-    /// Encrypts non-PHI metadata under a platform keyring (`POST /v1/encrypt`).
+    /// Encrypts non-PHI metadata (usernames, e-mails…) under a platform
+    /// keyring (`POST /v1/encrypt`); `context` is bound into the associated
+    /// data and must be given again to decrypt.
+    ///
+    /// ```no_run
+    /// # async fn demo(zen: zenalyze_server::ZenalyzeServer) -> Result<(), zenalyze_server::Error> {
+    /// let c = zen.encrypt_metadata("encrypt-email", b"alice@example.com", Some(b"usr_42")).await?;
+    /// let p = zen.decrypt_metadata("encrypt-email", &c.ciphertext, Some(b"usr_42")).await?;
+    /// assert_eq!(&p[..], b"alice@example.com");
+    /// # Ok(()) }
+    /// ```
     pub async fn encrypt_metadata(
         &self,
         keyring: &str,
-        plaintexts: &[&str],
-        context: Option<&str>,
-    ) -> Result<Value, Error> {
-        let mut body = json!({"keyring": keyring, "plaintexts": plaintexts});
+        plaintext: &[u8],
+        context: Option<&[u8]>,
+    ) -> Result<PlatformCiphertext, Error> {
+        let mut body =
+            json!({"keyring": keyring_name(keyring)?, "plaintext": B64.encode(plaintext)});
         if let (Some(c), Some(o)) = (context, body.as_object_mut()) {
-            o.insert("context".into(), json!(c));
+            o.insert("context".into(), json!(B64.encode(c)));
         }
-        self.request(Self::post("/v1/encrypt", body)).await?.json()
+        let raw = self.request(Self::post("/v1/encrypt", body)).await?;
+        raw.json()
     }
 
-    /// Decrypts platform ciphertexts (`POST /v1/decrypt`), per-item results.
+    /// Decrypts a platform ciphertext (`POST /v1/decrypt`); the plaintext is
+    /// zeroized on drop.
     pub async fn decrypt_metadata(
         &self,
         keyring: &str,
-        ciphertexts: &[&str],
-        context: Option<&str>,
-    ) -> Result<Value, Error> {
-        let mut body = json!({"keyring": keyring, "ciphertexts": ciphertexts});
-        if let (Some(c), Some(o)) = (context, body.as_object_mut()) {
-            o.insert("context".into(), json!(c));
+        ciphertext: &str,
+        context: Option<&[u8]>,
+    ) -> Result<Zeroizing<Vec<u8>>, Error> {
+        let raw = self
+            .request(Self::post(
+                "/v1/decrypt",
+                cipher_body(keyring, ciphertext, context)?,
+            ))
+            .await?;
+        #[derive(serde::Deserialize)]
+        struct P {
+            plaintext: String,
         }
-        self.request(Self::post("/v1/decrypt", body)).await?.json()
+        let p: P = raw.json()?;
+        let p = Zeroizing::new(p.plaintext);
+        B64.decode(p.as_bytes())
+            .map(Zeroizing::new)
+            .map_err(|_| Error::UnexpectedResponse {
+                status: raw.status,
+                what: "plaintext is not base64",
+            })
     }
 
-    /// Blind indexes for lookups without decryption (`POST /v1/blind-index`).
-    pub async fn blind_index(&self, keyring: &str, values: &[&str]) -> Result<Value, Error> {
+    /// Moves a ciphertext to the keyring's primary version without returning
+    /// plaintext (`POST /v1/rewrap`).
+    pub async fn rewrap(
+        &self,
+        keyring: &str,
+        ciphertext: &str,
+        context: Option<&[u8]>,
+    ) -> Result<PlatformCiphertext, Error> {
         self.request(Self::post(
-            "/v1/blind-index",
-            json!({"keyring": keyring, "values": values}),
+            "/v1/rewrap",
+            cipher_body(keyring, ciphertext, context)?,
         ))
         .await?
         .json()
+    }
+
+    /// Batch encryption (≤ 1000 items, per-item results in input order).
+    pub async fn encrypt_metadata_batch(
+        &self,
+        keyring: &str,
+        items: &[PlatformItem<'_>],
+    ) -> Result<Vec<PlatformResult>, Error> {
+        self.batch("/v1/encrypt", keyring, items, true).await
+    }
+
+    /// Batch decryption (≤ 1000 items, per-item results in input order).
+    pub async fn decrypt_metadata_batch(
+        &self,
+        keyring: &str,
+        items: &[PlatformItem<'_>],
+    ) -> Result<Vec<PlatformResult>, Error> {
+        self.batch("/v1/decrypt", keyring, items, false).await
+    }
+
+    async fn batch(
+        &self,
+        path: &str,
+        keyring: &str,
+        items: &[PlatformItem<'_>],
+        encrypt: bool,
+    ) -> Result<Vec<PlatformResult>, Error> {
+        if items.is_empty() || items.len() > 1000 {
+            return Err(Error::InvalidArgument("a batch has 1 to 1000 items"));
+        }
+        let batch: Vec<Value> = items
+            .iter()
+            .map(|it| {
+                let mut o = serde_json::Map::new();
+                if encrypt {
+                    o.insert("plaintext".into(), json!(B64.encode(it.data)));
+                } else {
+                    o.insert("ciphertext".into(), json!(String::from_utf8_lossy(it.data)));
+                }
+                if let Some(c) = it.context {
+                    o.insert("context".into(), json!(B64.encode(c)));
+                }
+                if let Some(r) = it.reference {
+                    o.insert("reference".into(), json!(r));
+                }
+                Value::Object(o)
+            })
+            .collect();
+        let raw = self
+            .request(Self::post(
+                path,
+                json!({"keyring": keyring_name(keyring)?, "batch": batch}),
+            ))
+            .await?;
+        #[derive(serde::Deserialize)]
+        struct B {
+            batch: Vec<Value>,
+        }
+        let b: B = raw.json()?;
+        Ok(b.batch
+            .into_iter()
+            .map(|v| {
+                let s = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
+                PlatformResult {
+                    reference: s("reference"),
+                    ciphertext: s("ciphertext"),
+                    key_version: v
+                        .get("key_version")
+                        .and_then(Value::as_u64)
+                        .and_then(|n| u32::try_from(n).ok()),
+                    plaintext: s("plaintext")
+                        .and_then(|p| B64.decode(p.as_bytes()).ok())
+                        .map(Zeroizing::new),
+                    error: v.get("error").map(|e| {
+                        let status = e
+                            .get("status")
+                            .and_then(Value::as_u64)
+                            .and_then(|n| u16::try_from(n).ok())
+                            .unwrap_or(0);
+                        problem_doc(e, status, None, None)
+                    }),
+                }
+            })
+            .collect())
+    }
+
+    /// A blind index (lowercase hex, `bits / 4` digits; default 128 bits)
+    /// for lookups without decryption (`POST /v1/blind-index`).
+    pub async fn blind_index(
+        &self,
+        keyring: &str,
+        value: &[u8],
+        bits: Option<u16>,
+    ) -> Result<String, Error> {
+        let mut body = json!({"keyring": keyring_name(keyring)?, "value": B64.encode(value)});
+        if let Some(b) = bits {
+            if !(32..=256).contains(&b) || b % 8 != 0 {
+                return Err(Error::InvalidArgument(
+                    "bits must be a multiple of 8 from 32 to 256",
+                ));
+            }
+            if let Some(o) = body.as_object_mut() {
+                o.insert("bits".into(), json!(b));
+            }
+        }
+        #[derive(serde::Deserialize)]
+        struct I {
+            index: String,
+        }
+        let i: I = self
+            .request(Self::post("/v1/blind-index", body))
+            .await?
+            .json()?;
+        Ok(i.index)
     }
 
     /// The tenant's quota and per-day usage (`GET /v1/usage`); `from`/`to`
@@ -665,13 +813,22 @@ impl ZenalyzeServer {
 
 fn problem(raw: &Raw, retry_after: Option<Duration>) -> ApiError {
     let doc: Value = serde_json::from_slice(&raw.body).unwrap_or(Value::Null);
+    problem_doc(&doc, raw.status, raw.header("x-request-id"), retry_after)
+}
+
+fn problem_doc(
+    doc: &Value,
+    status: u16,
+    request_id: Option<String>,
+    retry_after: Option<Duration>,
+) -> ApiError {
     let s = |k: &str| doc.get(k).and_then(Value::as_str).map(str::to_owned);
     let type_uri = s("type").unwrap_or_else(|| "about:blank".to_owned());
     ApiError {
-        problem: ProblemType::from_type_uri(&type_uri, raw.status),
-        status: raw.status,
+        problem: ProblemType::from_type_uri(&type_uri, status),
+        status,
         title: s("title").unwrap_or_else(|| {
-            StatusCode::from_u16(raw.status)
+            StatusCode::from_u16(status)
                 .ok()
                 .and_then(|c| c.canonical_reason())
                 .unwrap_or("HTTP error")
@@ -680,9 +837,36 @@ fn problem(raw: &Raw, retry_after: Option<Duration>) -> ApiError {
         type_uri,
         detail: s("detail"),
         code: s("code"),
-        request_id: s("request_id").or_else(|| raw.header("x-request-id")),
+        request_id: s("request_id").or(request_id),
         retry_after,
     }
+}
+
+fn keyring_name(name: &str) -> Result<&str, Error> {
+    let ok = (1..=48).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+    if ok {
+        Ok(name)
+    } else {
+        Err(Error::InvalidArgument(
+            "keyring must be 1 to 48 characters of [a-z0-9_-]",
+        ))
+    }
+}
+
+fn cipher_body(keyring: &str, ciphertext: &str, context: Option<&[u8]>) -> Result<Value, Error> {
+    if !ciphertext.starts_with("zen:v") {
+        return Err(Error::InvalidArgument(
+            "ciphertext must be a platform ciphertext (zen:v<N>:…)",
+        ));
+    }
+    let mut body = json!({"keyring": keyring_name(keyring)?, "ciphertext": ciphertext});
+    if let (Some(c), Some(o)) = (context, body.as_object_mut()) {
+        o.insert("context".into(), json!(B64.encode(c)));
+    }
+    Ok(body)
 }
 
 #[cfg(test)]

@@ -3,6 +3,9 @@
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
+use zeroize::Zeroizing;
+
+use crate::error::ApiError;
 
 /// Input of [`crate::ZenalyzeServer::store_encrypted`].
 #[derive(Clone, PartialEq, Eq)]
@@ -269,4 +272,61 @@ pub struct Usage {
     pub quota: QuotaStatus,
     /// Each day of the range, oldest first.
     pub days: Vec<UsageDay>,
+}
+
+/// A platform ciphertext (`zen:v<N>:…`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct PlatformCiphertext {
+    /// `zen:v<N>:…`.
+    pub ciphertext: String,
+    /// The key version used (the keyring's primary).
+    pub key_version: u32,
+}
+
+/// One item of a platform batch: `data` is the plaintext (encrypt) or the
+/// `zen:v<N>:…` ciphertext (decrypt).
+#[derive(Clone, Copy)]
+pub struct PlatformItem<'a> {
+    /// Plaintext (encrypt) or ciphertext text (decrypt).
+    pub data: &'a [u8],
+    /// Context bound at encryption.
+    pub context: Option<&'a [u8]>,
+    /// Echoed in the result.
+    pub reference: Option<&'a str>,
+}
+
+impl std::fmt::Debug for PlatformItem<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PlatformItem")
+            .field("data", &format_args!("[{} bytes]", self.data.len()))
+            .field("reference", &self.reference)
+            .finish()
+    }
+}
+
+/// One result of a platform batch, in input order.
+#[derive(Clone)]
+pub struct PlatformResult {
+    /// The item's reference.
+    pub reference: Option<String>,
+    /// Encrypt: the ciphertext.
+    pub ciphertext: Option<String>,
+    /// Encrypt: the key version.
+    pub key_version: Option<u32>,
+    /// Decrypt: the plaintext (zeroized on drop).
+    pub plaintext: Option<Zeroizing<Vec<u8>>>,
+    /// The item's problem, when it failed.
+    pub error: Option<ApiError>,
+}
+
+impl std::fmt::Debug for PlatformResult {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PlatformResult")
+            .field("reference", &self.reference)
+            .field("ciphertext", &self.ciphertext)
+            .field("key_version", &self.key_version)
+            .field("plaintext", &self.plaintext.as_ref().map(|_| "[REDACTED]"))
+            .field("error", &self.error)
+            .finish()
+    }
 }
