@@ -132,7 +132,7 @@ fn item_problem(v: &Value) -> ItemProblem {
 
 impl ZenalyzeServer {
     /// A handle for encrypting and decrypting metadata with the keyring
-    /// `purpose` (see the [module docs](self)). No request is made; the
+    /// `purpose` (see the module documentation of `MetadataKey`). No request is made; the
     /// keyring must exist (created by the operator or `zenalyze dev`).
     pub fn metadata_key(&self, req: MetadataKeyRequest) -> Result<MetadataKey<'_>, Error> {
         if !is_keyring_name(&req.purpose) {
