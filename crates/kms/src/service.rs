@@ -599,17 +599,20 @@ impl Kms {
         Ok(loaded)
     }
 
-    /// The keyring's keys, reloading once when a ciphertext names a version
+    /// The keyring's keys, reloading when a ciphertext names a version
     /// newer than the cached primary (a rotation this instance has not
-    /// heard of yet).
+    /// heard of yet) — at most once per request (`reloaded`), so forged
+    /// versions cannot make one batch hammer the store or the root of trust.
     async fn load_for_version(
         &self,
         tenant: &TenantId,
         name: &KeyringName,
         loaded: Arc<Loaded>,
         version: u32,
+        reloaded: &mut bool,
     ) -> Result<Arc<Loaded>, KmsError> {
-        if version > loaded.keyring.primary_version {
+        if version > loaded.keyring.primary_version && !*reloaded {
+            *reloaded = true;
             self.load(tenant, name, true).await
         } else {
             Ok(loaded)
@@ -730,6 +733,7 @@ impl Kms {
         caller: &Caller,
         name: &KeyringName,
         loaded: &mut Arc<Loaded>,
+        reloaded: &mut bool,
         item: &CiphertextItem,
     ) -> (Option<u32>, Result<Zeroizing<Vec<u8>>, KmsError>) {
         let ct = match format::parse(&item.ciphertext) {
@@ -738,7 +742,7 @@ impl Kms {
         };
         let v = ct.version;
         match self
-            .load_for_version(&caller.tenant, name, loaded.clone(), v)
+            .load_for_version(&caller.tenant, name, loaded.clone(), v, reloaded)
             .await
         {
             Ok(l) => *loaded = l,
@@ -772,10 +776,13 @@ impl Kms {
         items: &[CiphertextItem],
     ) -> Result<ItemResults<Zeroizing<Vec<u8>>>, KmsError> {
         let (name, mut loaded) = self.keyring_or_audit(caller, Op::Decrypt, keyring).await?;
+        let mut reloaded = false;
         let mut out = Vec::with_capacity(items.len());
         let mut drafts = Vec::with_capacity(items.len());
         for item in items {
-            let (v, r) = self.open_one(caller, &name, &mut loaded, item).await;
+            let (v, r) = self
+                .open_one(caller, &name, &mut loaded, &mut reloaded, item)
+                .await;
             let result = r
                 .as_ref()
                 .map_or_else(|e| e.audit_result(), |_| AuditResult::Success);
@@ -795,10 +802,13 @@ impl Kms {
         items: &[CiphertextItem],
     ) -> Result<ItemResults<Sealed>, KmsError> {
         let (name, mut loaded) = self.keyring_or_audit(caller, Op::Rewrap, keyring).await?;
+        let mut reloaded = false;
         let mut out = Vec::with_capacity(items.len());
         let mut drafts = Vec::with_capacity(items.len());
         for item in items {
-            let (v, opened) = self.open_one(caller, &name, &mut loaded, item).await;
+            let (v, opened) = self
+                .open_one(caller, &name, &mut loaded, &mut reloaded, item)
+                .await;
             let primary = loaded.keyring.primary_version;
             let r = opened.and_then(|plain| {
                 let key = loaded.keys.get(&primary).ok_or(KmsError::UnknownVersion)?;
