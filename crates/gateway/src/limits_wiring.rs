@@ -24,7 +24,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use axum::extract::{FromRequestParts, MatchedPath, Request, State};
-use axum::http::HeaderValue;
+use axum::http::{HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use zenalyze_limits::{Operation, TierLimits};
@@ -97,10 +97,16 @@ impl TenantLimitsCache {
 }
 
 /// The metered operation of a request, from its method and matched route
-/// template (`None`: not metered, or no route matched).
+/// template (`None`: not metered, or no route matched). `HEAD` runs the
+/// `GET` handler, so it is metered like `GET`.
 pub fn operation_of(req: &Request) -> Option<Operation> {
     let path = req.extensions().get::<MatchedPath>()?;
-    Operation::for_route(req.method(), path.as_str())
+    let method = if req.method() == Method::HEAD {
+        &Method::GET
+    } else {
+        req.method()
+    };
+    Operation::for_route(method, path.as_str())
 }
 
 fn is_encryption(op: Operation) -> bool {

@@ -188,6 +188,16 @@ async fn scenario() {
         assert_eq!(r.status(), 200, "{path}");
         assert!(header(&r, "ratelimit-limit").is_none(), "{path}");
     }
+    // HEAD runs the GET handler: metered too.
+    let r = gw
+        .http
+        .head(gw.url("/v1/records?user_id=limits-user"))
+        .bearer_auth(&q_key)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 200);
+    assert_eq!(header_u64(&r, "ratelimit-remaining"), 97);
     // A failed authentication on a metered route is a 401, not counted.
     let r = gw
         .list_records("zk_test_notavalidkeyatallnotavalidkeyatall0")
@@ -298,7 +308,7 @@ async fn scenario() {
             &text,
             &format!("zenalyze_api_calls_total{{operation=\"records_list\",tenant_id=\"{q_id}\"}}")
         ),
-        Some(101.0)
+        Some(102.0)
     );
     assert_eq!(
         sample(
@@ -384,7 +394,7 @@ async fn scenario() {
     );
     assert_eq!(
         count(time::macros::date!(2030 - 01 - 16), "records_list"),
-        Some(1)
+        Some(2)
     );
     assert_eq!(
         count(time::macros::date!(2030 - 01 - 16), "encrypt"),
