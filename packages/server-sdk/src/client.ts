@@ -130,8 +130,10 @@ export interface AnalyzeInput {
   instructions?: string;
   /** Ids of stored records the sealed request refers to; the gateway fetches their envelopes. */
   recordIds?: string[];
-  /** Run asynchronously (`Prefer: respond-async`) and notify this URL when the job ends (Standard Webhooks signed). */
+  /** Run asynchronously (`Prefer: respond-async`) and notify this URL when the job ends (Standard Webhooks signed; create the secret with `rotateWebhookSecret`). */
   callbackUrl?: string;
+  /** Run asynchronously without a callback: poll {@link ZenalyzeServer.getAnalysisJob}. */
+  async?: boolean;
 }
 
 /** The sealed answer to hand back to the client, untouched. */
@@ -160,6 +162,36 @@ export interface AnalyzeJob {
 
 /** Bytes or text (text is encoded as UTF-8). */
 export type BytesLike = Uint8Array | string;
+
+/** An asynchronous AI job (`GET /v1/ai/jobs/{id}`). */
+export interface AnalysisJob {
+  /** The job id. */
+  jobId: string;
+  /** `pending`, `succeeded` (the enclave answered 2xx) or `failed`. */
+  status: 'pending' | 'succeeded' | 'failed' | string;
+  /** Creation time (RFC 3339). */
+  createdAt: string;
+  /** Completion time (RFC 3339), once finished. */
+  completedAt: string | null;
+  /** Expiry time (RFC 3339): the result is deleted after it. */
+  expiresAt: string;
+  /**
+   * The result once finished: a sealed answer for the client (when
+   * `responseNonce` is set), or a gateway problem document in `body`.
+   */
+  result: null | {
+    /** HTTP status of the answer. */
+    status: number;
+    /** `Ehbp-Response-Nonce` of a sealed answer. */
+    responseNonce: string | null;
+    /** Content type of the answer. */
+    contentType: string | null;
+    /** The answer body (sealed, or a problem document). */
+    body: Uint8Array;
+    /** `body` in standard base64. */
+    bodyBase64: string;
+  };
+}
 
 /** Input of {@link ZenalyzeServer.encryptMetadata} (one value). */
 export interface PlatformEncryptInput {
@@ -646,6 +678,7 @@ export class ZenalyzeServer {
       headers['callback-url'] = u.href;
       headers.prefer = 'respond-async';
     }
+    if (input.async === true) headers.prefer = 'respond-async';
     const res = await this.#request({
       method: 'POST',
       path: '/v1/ai/analyze',
@@ -677,11 +710,45 @@ export class ZenalyzeServer {
     return { status: res.status, jobId, job };
   }
 
-  /** The state of an asynchronous AI job (`GET /v1/ai/jobs/{id}`), as the gateway reports it. */
-  async getAnalysisJob(jobId: string): Promise<Record<string, unknown>> {
+  /**
+   * An asynchronous AI job (`GET /v1/ai/jobs/{id}`): its status and, once
+   * finished, the sealed result to hand to the client that sealed the
+   * request (only it can open `result.body`, with `result.responseNonce`).
+   */
+  async getAnalysisJob(jobId: string): Promise<AnalysisJob> {
     if (typeof jobId !== 'string' || !OPAQUE.test(jobId)) throw new InvalidArgumentError('jobId must be a job id');
-    const res = await this.#request({ method: 'GET', path: `/v1/ai/jobs/${encodeURIComponent(jobId)}`, idempotent: true });
-    return this.#json(res);
+    const j = this.#json(await this.#request({ method: 'GET', path: `/v1/ai/jobs/${encodeURIComponent(jobId)}`, idempotent: true }));
+    const r = j.result as Record<string, unknown> | null | undefined;
+    let result: AnalysisJob['result'] = null;
+    if (r && typeof r === 'object') {
+      const bodyBase64 = str(r.body, 'result.body');
+      result = {
+        status: Number(r.http_status),
+        responseNonce: typeof r.response_nonce === 'string' ? r.response_nonce : null,
+        contentType: typeof r.content_type === 'string' ? r.content_type : null,
+        body: new Uint8Array(Buffer.from(bodyBase64, 'base64')),
+        bodyBase64,
+      };
+    }
+    return {
+      jobId: str(j.job_id, 'job_id'),
+      status: str(j.status, 'status'),
+      createdAt: str(j.created_at, 'created_at'),
+      completedAt: typeof j.completed_at === 'string' ? j.completed_at : null,
+      expiresAt: str(j.expires_at, 'expires_at'),
+      result,
+    };
+  }
+
+  /**
+   * Creates or rotates the tenant's webhook signing secret
+   * (`POST /v1/ai/webhook-secret`, scope `admin`). The `whsec_…` secret is
+   * returned once; store it and pass it to {@link verifyWebhook}. The
+   * previous secret stops signing at once. Not retried.
+   */
+  async rotateWebhookSecret(): Promise<string> {
+    const res = await this.#request({ method: 'POST', path: '/v1/ai/webhook-secret', idempotent: false });
+    return str(this.#json(res).secret, 'secret');
   }
 
   #platformBatch(input: PlatformBatchInput, kind: 'plaintext' | 'ciphertext'): Record<string, unknown> {

@@ -23,6 +23,7 @@ export type {
   AnalyzeInput,
   SealedAnswer,
   AnalyzeJob,
+  AnalysisJob,
   BytesLike,
   PlatformEncryptInput,
   PlatformDecryptInput,
