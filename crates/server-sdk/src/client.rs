@@ -15,8 +15,9 @@ use crate::error::{ApiError, Error, ProblemType};
 
 pub(crate) mod metadata;
 use crate::types::{
-    AnalyzeJob, AnalyzeOutcome, AnalyzeRequest, EncryptedRecord, ListRecords, PlatformCiphertext,
-    PlatformItem, PlatformResult, RecordPage, SealedAnswer, StoreEncrypted, StoredRecord, Usage,
+    AnalysisJob, AnalyzeJob, AnalyzeOutcome, AnalyzeRequest, EncryptedRecord, JobResult,
+    ListRecords, PlatformCiphertext, PlatformItem, PlatformResult, RecordPage, SealedAnswer,
+    StoreEncrypted, StoredRecord, Usage,
 };
 
 const DEFAULT_BASE_URL: &str = "http://127.0.0.1:8080";
@@ -554,6 +555,9 @@ impl ZenalyzeServer {
             );
             headers.insert("prefer", HeaderValue::from_static("respond-async"));
         }
+        if input.respond_async {
+            headers.insert("prefer", HeaderValue::from_static("respond-async"));
+        }
         let raw = self
             .request(Spec {
                 method: Method::POST,
@@ -595,12 +599,69 @@ impl ZenalyzeServer {
         }))
     }
 
-    /// The state of an asynchronous AI job (`GET /v1/ai/jobs/{id}`).
-    pub async fn get_analysis_job(&self, job_id: &str) -> Result<Value, Error> {
+    /// An asynchronous AI job (`GET /v1/ai/jobs/{id}`): its status and,
+    /// once finished, the sealed result for the client that sealed the
+    /// request (only it can open `result.body`).
+    pub async fn get_analysis_job(&self, job_id: &str) -> Result<AnalysisJob, Error> {
         Self::check_id(job_id)?;
-        self.request(Self::get(format!("/v1/ai/jobs/{job_id}"), vec![]))
-            .await?
-            .json()
+        let raw = self
+            .request(Self::get(format!("/v1/ai/jobs/{job_id}"), vec![]))
+            .await?;
+        #[derive(serde::Deserialize)]
+        struct R {
+            http_status: u16,
+            response_nonce: Option<String>,
+            content_type: Option<String>,
+            body: String,
+        }
+        #[derive(serde::Deserialize)]
+        struct J {
+            job_id: String,
+            status: String,
+            created_at: String,
+            completed_at: Option<String>,
+            expires_at: String,
+            result: Option<R>,
+        }
+        let j: J = raw.json()?;
+        let result = match j.result {
+            Some(r) => Some(JobResult {
+                status: r.http_status,
+                response_nonce: r.response_nonce,
+                content_type: r.content_type,
+                body: B64
+                    .decode(r.body.as_bytes())
+                    .map_err(|_| Error::UnexpectedResponse {
+                        status: raw.status,
+                        what: "the job result is not base64",
+                    })?,
+            }),
+            None => None,
+        };
+        Ok(AnalysisJob {
+            job_id: j.job_id,
+            status: j.status,
+            created_at: j.created_at,
+            completed_at: j.completed_at,
+            expires_at: j.expires_at,
+            result,
+        })
+    }
+
+    /// Creates or rotates the tenant's webhook signing secret
+    /// (`POST /v1/ai/webhook-secret`, scope `admin`); the `whsec_…` secret
+    /// is returned once (zeroized on drop). The previous secret stops
+    /// signing at once. Not retried.
+    pub async fn rotate_webhook_secret(&self) -> Result<Zeroizing<String>, Error> {
+        let mut spec = Self::post("/v1/ai/webhook-secret", Value::Null);
+        spec.json = None;
+        spec.idempotent = false;
+        #[derive(serde::Deserialize)]
+        struct S {
+            secret: String,
+        }
+        let s: S = self.request(spec).await?.json()?;
+        Ok(Zeroizing::new(s.secret))
     }
 
     /// Encrypts non-PHI metadata (usernames, e-mails…) under a platform

@@ -40,7 +40,7 @@ pub use client::metadata::{ItemProblem, MetadataKey, MetadataKeyRequest, SealedM
 pub use client::{new_idempotency_key, parse_retry_after, ZenalyzeServer, ZenalyzeServerBuilder};
 pub use error::{ApiError, Error, ProblemType, PROBLEM_BASE};
 pub use types::{
-    AnalyzeJob, AnalyzeOutcome, AnalyzeRequest, EncryptedRecord, ListRecords, PlatformCiphertext,
-    PlatformItem, PlatformResult, QuotaStatus, RecordPage, SealedAnswer, SealedRequest,
-    StoreEncrypted, StoredRecord, Usage, UsageDay,
+    AnalysisJob, AnalyzeJob, AnalyzeOutcome, AnalyzeRequest, EncryptedRecord, JobResult,
+    ListRecords, PlatformCiphertext, PlatformItem, PlatformResult, QuotaStatus, RecordPage,
+    SealedAnswer, SealedRequest, StoreEncrypted, StoredRecord, Usage, UsageDay,
 };

@@ -165,8 +165,12 @@ pub struct AnalyzeRequest {
     pub instructions: Option<String>,
     /// Ids of stored records the sealed request refers to.
     pub record_ids: Vec<String>,
-    /// Run asynchronously and deliver the sealed answer to this URL.
+    /// Run asynchronously and notify this URL (Standard Webhooks) when the
+    /// job ends.
     pub callback_url: Option<String>,
+    /// Run asynchronously without a callback (`Prefer: respond-async`);
+    /// poll [`crate::ZenalyzeServer::get_analysis_job`].
+    pub respond_async: bool,
 }
 
 impl AnalyzeRequest {
@@ -177,6 +181,7 @@ impl AnalyzeRequest {
             instructions: None,
             record_ids: Vec::new(),
             callback_url: None,
+            respond_async: false,
         }
     }
 
@@ -189,6 +194,12 @@ impl AnalyzeRequest {
     /// Adds a stored record the sealed request refers to.
     pub fn record_id(mut self, id: impl Into<String>) -> Self {
         self.record_ids.push(id.into());
+        self
+    }
+
+    /// Runs asynchronously without a callback.
+    pub fn respond_async(mut self) -> Self {
+        self.respond_async = true;
         self
     }
 
@@ -329,4 +340,45 @@ impl std::fmt::Debug for PlatformResult {
             .field("error", &self.error)
             .finish()
     }
+}
+
+/// The result of a finished asynchronous job.
+#[derive(Clone, PartialEq, Eq)]
+pub struct JobResult {
+    /// HTTP status of the answer.
+    pub status: u16,
+    /// `Ehbp-Response-Nonce` of a sealed answer (the client opens `body` with it).
+    pub response_nonce: Option<String>,
+    /// Content type of the answer.
+    pub content_type: Option<String>,
+    /// The answer body: sealed, or a gateway problem document.
+    pub body: Vec<u8>,
+}
+
+impl std::fmt::Debug for JobResult {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JobResult")
+            .field("status", &self.status)
+            .field("response_nonce", &self.response_nonce)
+            .field("content_type", &self.content_type)
+            .field("body", &format_args!("[{} bytes]", self.body.len()))
+            .finish()
+    }
+}
+
+/// An asynchronous AI job (`GET /v1/ai/jobs/{id}`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnalysisJob {
+    /// The job id.
+    pub job_id: String,
+    /// `pending`, `succeeded` or `failed`.
+    pub status: String,
+    /// Creation time (RFC 3339).
+    pub created_at: String,
+    /// Completion time (RFC 3339), once finished.
+    pub completed_at: Option<String>,
+    /// Expiry time (RFC 3339).
+    pub expires_at: String,
+    /// The result, once finished.
+    pub result: Option<JobResult>,
 }
