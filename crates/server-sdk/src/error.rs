@@ -7,7 +7,7 @@ use std::time::Duration;
 /// Prefix of the gateway's problem `type` URIs.
 pub const PROBLEM_BASE: &str = "https://zenalyze.dev/problems/";
 
-/// The gateway's stable problem types (`docs/api.md`, `docs/operations-limits.md`).
+/// The gateway's stable problem types (`docs/api.md`; rate limits and quotas also in `docs/operations.md`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ProblemType {
