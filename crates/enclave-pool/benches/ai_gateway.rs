@@ -4,7 +4,8 @@
 //! (a) **directly** to an enclave's pure EHBP endpoint `POST /v1/analyze`
 //! over its Unix socket (the baseline), and (b) **through the gateway**:
 //! `POST /v1/ai/analyze` with a publishable key over loopback TCP →
-//! authentication, side-data parsing, audit (SQLite, group-committed) →
+//! authentication, usage metering (burst limits off), side-data parsing,
+//! audit (SQLite, group-committed) →
 //! enclave pool (least outstanding, Unix socket) → `POST
 //! /internal/v1/analyze` → relay of the sealed answer. The enclaves call a
 //! zero-latency fake provider, so the numbers are pure platform overhead.
@@ -144,6 +145,13 @@ async fn main() {
         let (builder, creds) = zenalyze_gateway::dev::prepare(&opts)
             .await
             .expect("prepare");
+        // Burst limits off: the bench measures the AI path's overhead, not
+        // the enterprise tier's per-second burst (see docs/benchmarks-limits.md
+        // for the limiter's own cost). Metering stays on.
+        let builder = builder.limits_config(zenalyze_limits::LimitsConfig {
+            enabled: false,
+            ..Default::default()
+        });
         let mut pc = PoolConfig::new(addrs.clone());
         pc.max_concurrency = 256;
         let pool = EnclavePool::start(pc, Some(builder.registry()))
