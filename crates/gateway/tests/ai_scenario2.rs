@@ -115,6 +115,16 @@ async fn scenario2() {
         .expect("analysis with instructions");
     assert_eq!(with_instr.provider, "offline");
 
+    // A sealed body larger than the gateway's JSON body limit (1 MiB)
+    // passes the gateway (the AI routes have their own 8 MiB limit) and
+    // reaches the enclave, whose provider refuses that much text: a
+    // sealed answer, not the gateway's 413.
+    let big = "Calm, ordinary day. ".repeat(80_000);
+    match ai.analyze("Summarise", vec![Input::text(big)]).await {
+        Err(AiError::Enclave { code, .. }) => assert_eq!(code, "provider_error"),
+        other => panic!("expected the enclave's sealed answer, got {other:?}"),
+    }
+
     // A wrong key for the record: the enclave's sealed 422 passes through
     // the gateway unchanged and opens on the client.
     let other = ZenalyzeEncryption::new("eve@example.com", "another password").expect("kdf");
