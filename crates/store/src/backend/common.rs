@@ -761,7 +761,7 @@ async fn insert_audit_values(
 /// (consecutive record inserts as one multi-row statement), seal the events
 /// in order, insert them with one statement, move the head, commit. All or
 /// nothing.
-async fn commit_units(pool: &Pool<Db>, units: Vec<WriteUnit>) -> Result<Vec<Applied>> {
+async fn commit_units(pool: &Pool<Db>, units: Vec<WriteUnit>) -> Result<(Vec<Applied>, AuditHead)> {
     let mut tx = begin_write(pool).await?;
     let head = lock_head(&mut tx).await?;
     let now = now_us();
@@ -827,7 +827,7 @@ async fn commit_units(pool: &Pool<Db>, units: Vec<WriteUnit>) -> Result<Vec<Appl
     }
     tx.commit().await?;
     // Nothing after the commit can fail: every unit gets its result.
-    Ok(sealed
+    let applied = sealed
         .into_iter()
         .zip(events)
         .map(|((outcome, result), e)| Applied {
@@ -839,7 +839,92 @@ async fn commit_units(pool: &Pool<Db>, units: Vec<WriteUnit>) -> Result<Vec<Appl
                 time: e.time,
             },
         })
-        .collect())
+        .collect();
+    Ok((applied, AuditHead { seq, hash: prev }))
+}
+
+/// The fast path of a batch made only of record inserts and audit-only
+/// units, when the writer knows the chain head from its last commit: the
+/// events are sealed from that head assuming every insert succeeds, and the
+/// backend writes records, events and the new head with one atomic
+/// statement that moves the head only if it is still the expected one
+/// (`fast_commit_statement`). `Ok(None)`: not taken or not applicable
+/// (another process moved the head, an id is taken, an unknown tenant…);
+/// nothing was written and the caller runs the general path, which decides
+/// each unit's outcome.
+async fn commit_units_fast(
+    pool: &Pool<Db>,
+    head: AuditHead,
+    units: &mut Vec<WriteUnit>,
+) -> Result<Option<(Vec<Applied>, AuditHead)>> {
+    if !FAST_COMMIT
+        || units.is_empty()
+        || !units
+            .iter()
+            .all(|u| matches!(u.mutation, Mutation::InsertRecord(_) | Mutation::None))
+    {
+        return Ok(None);
+    }
+    let now = now_us();
+    let now_time = time_from_us(now, "now")?;
+    let mut rows: Vec<(usize, RecordRow)> = Vec::new();
+    let mut events: Vec<AuditEvent> = Vec::with_capacity(units.len());
+    let mut prev = head.hash;
+    let mut seq = head.seq;
+    for unit in units.iter() {
+        seq = seq
+            .checked_add(1)
+            .ok_or(StoreError::Corrupt("audit_head.seq overflow"))?;
+        let event = unit.audit.seal(seq, now_time, prev);
+        prev = event.hash;
+        events.push(event);
+    }
+    let new_head = AuditHead { seq, hash: prev };
+    // Build the rows only now that nothing else can refuse the fast path.
+    for (index, unit) in units.iter().enumerate() {
+        if let Mutation::InsertRecord(r) = &unit.mutation {
+            rows.push((index, RecordRow::new(r.clone())?));
+        }
+    }
+    if !fast_commit_statement(pool, head, new_head, &rows, &events, now).await? {
+        return Ok(None);
+    }
+    // Committed: every unit succeeded.
+    let created_at = time_from_us(now, "now")?;
+    let applied = std::mem::take(units)
+        .into_iter()
+        .zip(events)
+        .map(|(unit, e)| {
+            let outcome = match unit.mutation {
+                Mutation::InsertRecord(NewRecord {
+                    id,
+                    tenant_id,
+                    user_id,
+                    envelope,
+                    metadata,
+                }) => Outcome::RecordInserted(Record {
+                    id,
+                    tenant_id,
+                    user_id,
+                    size: envelope.len() as u64,
+                    envelope,
+                    metadata,
+                    created_at,
+                }),
+                _ => Outcome::AuditOnly,
+            };
+            Applied {
+                outcome,
+                audit: AuditReceipt {
+                    seq: e.seq,
+                    hash: e.hash,
+                    result: unit.audit.result,
+                    time: e.time,
+                },
+            }
+        })
+        .collect();
+    Ok(Some((applied, new_head)))
 }
 
 async fn q_get_tenant(pool: &Pool<Db>, id: &TenantId) -> Result<Option<Tenant>> {
@@ -1444,19 +1529,60 @@ impl std::fmt::Debug for BackendStore {
 
 struct Committer {
     pool: Pool<Db>,
+    /// The chain head this writer committed last (`None` until its first
+    /// commit and after any failure): the fast path seals from it and its
+    /// statement checks it is still current.
+    head: std::sync::Mutex<Option<AuditHead>>,
+}
+
+impl Committer {
+    fn cached_head(&self) -> Option<AuditHead> {
+        self.head.lock().map(|h| *h).unwrap_or(None)
+    }
+
+    fn set_head(&self, head: Option<AuditHead>) {
+        if let Ok(mut h) = self.head.lock() {
+            *h = head;
+        }
+    }
 }
 
 #[async_trait::async_trait]
 impl crate::writer::BatchCommitter for Committer {
-    async fn commit_batch(&self, units: Vec<WriteUnit>) -> Result<Vec<Applied>> {
-        commit_units(&self.pool, units).await
+    async fn commit_batch(&self, mut units: Vec<WriteUnit>) -> Result<Vec<Applied>> {
+        if let Some(head) = self.cached_head() {
+            match commit_units_fast(&self.pool, head, &mut units).await {
+                Ok(Some((applied, new_head))) => {
+                    self.set_head(Some(new_head));
+                    return Ok(applied);
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    self.set_head(None);
+                    return Err(e);
+                }
+            }
+        }
+        match commit_units(&self.pool, units).await {
+            Ok((applied, new_head)) => {
+                self.set_head(Some(new_head));
+                Ok(applied)
+            }
+            Err(e) => {
+                self.set_head(None);
+                Err(e)
+            }
+        }
     }
 }
 
 impl BackendStore {
     /// Wraps a pool whose migrations have run and starts the writer.
     fn start(pool: Pool<Db>, options: &crate::store::StoreOptions) -> Self {
-        let committer = std::sync::Arc::new(Committer { pool: pool.clone() });
+        let committer = std::sync::Arc::new(Committer {
+            pool: pool.clone(),
+            head: std::sync::Mutex::new(None),
+        });
         let writer =
             crate::writer::Writer::spawn(committer, options.queue_capacity, options.max_batch);
         Self { pool, writer }

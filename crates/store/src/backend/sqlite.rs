@@ -91,6 +91,21 @@ async fn insert_audit_rows(
     insert_audit_values(tx, events).await
 }
 
+/// SQLite takes its write lock with `BEGIN IMMEDIATE` and runs in-process:
+/// no one-statement fast path (see the PostgreSQL backend).
+const FAST_COMMIT: bool = false;
+
+async fn fast_commit_statement(
+    _pool: &sqlx::Pool<Db>,
+    _head: AuditHead,
+    _new_head: AuditHead,
+    _rows: &[(usize, RecordRow)],
+    _events: &[AuditEvent],
+    _now: i64,
+) -> Result<bool> {
+    Ok(false)
+}
+
 include!("common.rs");
 
 /// Parses a `sqlite:` URL.
