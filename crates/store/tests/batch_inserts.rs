@@ -203,3 +203,64 @@ macro_rules! on_both {
 }
 
 on_both!(mixed_batch);
+
+/// Store-level write throughput on PostgreSQL without HTTP: 32 tasks insert
+/// 4 KiB records (each with its audit event) for 5 s. A measurement, not a
+/// check: `cargo test --release -p zenalyze-store --test batch_inserts --
+/// --ignored --nocapture store_write_throughput`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn store_write_throughput_postgres() {
+    let db = TestDb::new(Kind::Postgres).await;
+    let s: Arc<dyn Store> = db.store.clone();
+    let t = create_tenant(s.as_ref(), "Throughput").await;
+    // A 4 KiB v1 envelope with incompressible ciphertext (as the gateway
+    // benchmark sends).
+    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    let mut big = vec![0x01u8];
+    while big.len() < 4096 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        big.push(x as u8);
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let mut tasks = Vec::new();
+    for _ in 0..32 {
+        let (s, t, big) = (s.clone(), t.clone(), big.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut n = 0u64;
+            let mut lat = Vec::new();
+            while std::time::Instant::now() < deadline {
+                let r =
+                    NewRecord::new(t.clone(), user("u-t"), big.clone(), Metadata::new()).unwrap();
+                let start = std::time::Instant::now();
+                s.apply(WriteUnit::new(
+                    Mutation::InsertRecord(r),
+                    draft("records.create"),
+                ))
+                .await
+                .unwrap();
+                lat.push(start.elapsed());
+                n += 1;
+            }
+            (n, lat)
+        }));
+    }
+    let mut total = 0;
+    let mut lat = Vec::new();
+    for task in tasks {
+        let (n, l) = task.await.unwrap();
+        total += n;
+        lat.extend(l);
+    }
+    lat.sort_unstable();
+    let pct = |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)];
+    println!(
+        "store writes: {} records/s (32 tasks, 4 KiB envelopes, audit included), p50 {:?}, p99 {:?}",
+        total / 5,
+        pct(0.5),
+        pct(0.99)
+    );
+    assert!(s.verify_audit().await.unwrap().is_intact());
+}
