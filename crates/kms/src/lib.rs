@@ -6,7 +6,7 @@
 //! with numbered key versions; the newest is primary for encryption and
 //! every version at or above `min_decryption_version` decrypts.
 //!
-//! * [`format`] — the pure core (no I/O, no clock, no randomness): the
+//! * [`format`](mod@format) — the pure core (no I/O, no clock, no randomness): the
 //!   `zen:v<N>:<base64url(IV ‖ ciphertext ‖ tag)>` text format, the
 //!   length-prefixed associated data (tenant, keyring, version, context),
 //!   blind indexes, local key wrapping and the rotation rule;

@@ -1,6 +1,6 @@
 //! Writes `test-vectors/platform-v1.json` (deterministic: keys and IVs are
 //! derived from each case's name). Run:
-//! `cargo run -p zenalyze-kms --example generate_vectors > test-vectors/platform-v1.json`.
+//! `cargo run -p zenalyze-kms --example generate_platform_vectors > test-vectors/platform-v1.json`.
 //! `crates/kms/tests/vectors.rs` fails if the file and the code disagree.
 
 use aws_lc_rs::digest;
