@@ -704,6 +704,7 @@ pub async fn delete_key(
 ) -> Result<StatusCode, Problem> {
     let id = ApiKeyId::parse(&id).map_err(|_| Problem::not_found().detail("no such API key"))?;
     revoke_key(state.store(), &id, admin.audit("api_keys.revoke")?).await?;
+    state.api_keys().invalidate(&id);
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -7,11 +7,30 @@
 //! or when its stored kind disagrees with its prefix. Every failure is the
 //! same 401 problem, so a caller cannot tell an unknown key from a revoked
 //! one.
+//!
+//! # The key cache
+//!
+//! A found key is kept in process memory ([`ApiKeyCache`]) for a short TTL
+//! (default [`DEFAULT_API_KEY_CACHE_TTL`], `auth.api_key_cache_ttl_ms`), so
+//! a request costs no database read for its key in the common case. The
+//! cache is keyed by the SHA-256 of the secret (the secret itself is never
+//! kept) and holds no key it has not seen in the store; unknown keys are
+//! never cached, so a new key works at once. A revocation through this
+//! instance's API removes the key from its cache at once; one made through
+//! another instance or the CLI takes effect here within the TTL. Set the
+//! TTL to 0 to read the store on every request.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
-use zenalyze_store::{Actor, ApiKeyId, AuditDraft, AuditResult, KeyHash, Operation, TenantId};
+use zenalyze_store::{
+    Actor, ApiKey, ApiKeyId, AuditDraft, AuditResult, KeyHash, Operation, Store, StoreError,
+    TenantId,
+};
 
 use crate::keys::{ct_eq32, ApiKeySecret, KeyKind};
 use crate::metrics::AuthFailure;
@@ -50,6 +69,77 @@ fn bearer(parts: &Parts) -> Option<&str> {
 fn unauthorized() -> Problem {
     Problem::new(ProblemKind::Unauthorized)
         .detail("send a valid, unrevoked API key as Authorization: Bearer zk_…")
+}
+
+/// Default TTL of [`ApiKeyCache`] entries.
+pub const DEFAULT_API_KEY_CACHE_TTL: Duration = Duration::from_secs(5);
+
+/// Most keys kept in [`ApiKeyCache`] (it is emptied beyond, then refills).
+pub const API_KEY_CACHE_MAX: usize = 100_000;
+
+/// Short-lived cache of API keys found in the store, by the hash of their
+/// secret (see the module docs for the revocation semantics).
+#[derive(Debug)]
+pub struct ApiKeyCache {
+    ttl: Duration,
+    map: Mutex<HashMap<[u8; 32], (ApiKey, Instant)>>,
+}
+
+impl Default for ApiKeyCache {
+    fn default() -> Self {
+        Self::new(DEFAULT_API_KEY_CACHE_TTL)
+    }
+}
+
+impl ApiKeyCache {
+    /// A cache keeping keys for `ttl` (zero: no caching).
+    pub fn new(ttl: Duration) -> Self {
+        ApiKeyCache {
+            ttl,
+            map: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The key whose secret hashes to `hash`: from the cache when fresh,
+    /// else from the store (and then cached). `Ok(None)`: no such key.
+    pub async fn find(
+        &self,
+        store: &dyn Store,
+        hash: &[u8; 32],
+    ) -> Result<Option<ApiKey>, StoreError> {
+        if self.ttl.is_zero() {
+            return store.find_api_key_by_hash(&KeyHash(*hash)).await;
+        }
+        if let Ok(map) = self.map.lock() {
+            if let Some((key, at)) = map.get(hash) {
+                if at.elapsed() < self.ttl {
+                    return Ok(Some(key.clone()));
+                }
+            }
+        }
+        let found = store.find_api_key_by_hash(&KeyHash(*hash)).await?;
+        if let Ok(mut map) = self.map.lock() {
+            match &found {
+                Some(key) => {
+                    if map.len() >= API_KEY_CACHE_MAX {
+                        map.clear();
+                    }
+                    map.insert(*hash, (key.clone(), Instant::now()));
+                }
+                None => {
+                    map.remove(hash);
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    /// Forgets the key `id` (after it was revoked through this instance).
+    pub fn invalidate(&self, id: &ApiKeyId) {
+        if let Ok(mut map) = self.map.lock() {
+            map.retain(|_, (key, _)| &key.id != id);
+        }
+    }
 }
 
 /// An authenticated tenant API key: the caller of tenant endpoints.
@@ -124,8 +214,8 @@ impl FromRequestParts<AppState> for Caller {
         let hash = secret.hash();
         drop(secret);
         let key = state
-            .store()
-            .find_api_key_by_hash(&KeyHash(hash))
+            .api_keys()
+            .find(state.store().as_ref(), &hash)
             .await
             .map_err(Problem::from)?;
         let Some(key) = key else {

@@ -131,6 +131,7 @@ struct FileConfig {
     header_read_timeout_ms: Option<u64>,
     log_level: Option<String>,
     database_max_connections: Option<u32>,
+    api_key_cache_ttl_ms: Option<u64>,
     limits: Option<zenalyze_limits::LimitsConfig>,
     metrics: Option<MetricsFileConfig>,
     ai: Option<crate::ai::config::AiFileConfig>,
@@ -161,6 +162,11 @@ pub struct ServeConfig {
     pub log_level: String,
     /// Size of the database connection pool.
     pub database_max_connections: u32,
+    /// How long a found API key is reused before the store is read again
+    /// (`api_key_cache_ttl_ms`, `ZENALYZE_API_KEY_CACHE_TTL_MS`; default
+    /// 5000, 0 disables; at most 60000). Revocations through another
+    /// instance or the CLI take effect within this time.
+    pub api_key_cache_ttl: Duration,
     /// Rate limits and usage metering (`[limits]`; `ZENALYZE_REDIS_URL`
     /// selects the Redis back-end with that URL, `ZENALYZE_REDIS_KEY_PREFIX`
     /// and `ZENALYZE_LIMITS_ENABLED` override). The Redis URL may hold a
@@ -188,6 +194,7 @@ impl fmt::Debug for ServeConfig {
             .field("http", &self.http)
             .field("log_level", &self.log_level)
             .field("database_max_connections", &self.database_max_connections)
+            .field("api_key_cache_ttl", &self.api_key_cache_ttl)
             .field("rate_limits.enabled", &self.rate_limits.enabled)
             .field("rate_limits.backend", &self.rate_limits.backend)
             .field("rate_limits.redis.url", &"<redacted>")
@@ -415,6 +422,16 @@ impl ServeConfig {
         if !(1..=1000).contains(&database_max_connections) {
             return Err(invalid("database_max_connections", "must be 1 to 1000"));
         }
+        let api_key_cache_ttl_ms = match env("ZENALYZE_API_KEY_CACHE_TTL_MS") {
+            Some(v) => parse_num("api_key_cache_ttl_ms", &v)?,
+            None => file
+                .api_key_cache_ttl_ms
+                .unwrap_or(crate::auth::DEFAULT_API_KEY_CACHE_TTL.as_millis() as u64),
+        };
+        if api_key_cache_ttl_ms > 60_000 {
+            return Err(invalid("api_key_cache_ttl_ms", "must be 0 to 60000"));
+        }
+        let api_key_cache_ttl = Duration::from_millis(api_key_cache_ttl_ms);
 
         let mut rate_limits = file.limits.unwrap_or_default();
         if let Some(url) = env("ZENALYZE_REDIS_URL") {
@@ -476,6 +493,7 @@ impl ServeConfig {
             http,
             log_level,
             database_max_connections,
+            api_key_cache_ttl,
             rate_limits,
             metrics_access,
             metrics_listen,

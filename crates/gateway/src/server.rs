@@ -160,6 +160,7 @@ pub async fn run_production(
         .limits(config.limits.clone())
         .http(config.http.clone())
         .default_secret_kind(crate::keys::KeyKind::Live)
+        .api_key_cache_ttl(config.api_key_cache_ttl)
         .routes(crate::kms_routes::router_or_empty(&kms))
         .metrics_access(config.metrics_access);
     let app = crate::ai::config::attach(builder, config.ai.as_ref())

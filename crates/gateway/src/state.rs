@@ -27,6 +27,7 @@ use std::time::Instant;
 
 use zenalyze_store::Store;
 
+use crate::auth::ApiKeyCache;
 use crate::config::{HttpSettings, Limits};
 use crate::keys::{AdminToken, KeyKind};
 use crate::limits_wiring::TenantLimitsCache;
@@ -87,6 +88,7 @@ struct Inner {
     limiter: zenalyze_limits::Limiter,
     usage_flush_interval: std::time::Duration,
     tenant_limits: TenantLimitsCache,
+    api_keys: ApiKeyCache,
 }
 
 /// Shared state of every handler (cheap to clone).
@@ -171,6 +173,11 @@ impl AppState {
     pub fn tenant_limits(&self) -> &TenantLimitsCache {
         &self.inner.tenant_limits
     }
+
+    /// The short-lived cache of API keys (see [`crate::auth`]).
+    pub fn api_keys(&self) -> &ApiKeyCache {
+        &self.inner.api_keys
+    }
 }
 
 /// Builds an [`App`].
@@ -187,6 +194,7 @@ pub struct AppBuilder {
     limits_config: zenalyze_limits::LimitsConfig,
     limits_clock: Option<Arc<dyn zenalyze_limits::Clock>>,
     metrics_access: MetricsAccess,
+    api_key_cache_ttl: std::time::Duration,
 }
 
 impl AppBuilder {
@@ -271,6 +279,14 @@ impl AppBuilder {
         self
     }
 
+    /// How long a found API key is reused before it is read again (see
+    /// [`crate::auth`]; default [`crate::auth::DEFAULT_API_KEY_CACHE_TTL`],
+    /// zero disables the cache).
+    pub fn api_key_cache_ttl(mut self, ttl: std::time::Duration) -> Self {
+        self.api_key_cache_ttl = ttl;
+        self
+    }
+
     /// Builds the app.
     pub fn build(self) -> App {
         let mut health: Vec<Arc<dyn HealthCheck>> =
@@ -318,6 +334,7 @@ impl AppBuilder {
                 limiter,
                 usage_flush_interval: self.limits_config.usage_flush_interval(),
                 tenant_limits: TenantLimitsCache::default(),
+                api_keys: ApiKeyCache::new(self.api_key_cache_ttl),
             }),
         };
         App {
@@ -349,6 +366,7 @@ impl App {
             limits_config: zenalyze_limits::LimitsConfig::default(),
             limits_clock: None,
             metrics_access: MetricsAccess::AdminToken,
+            api_key_cache_ttl: crate::auth::DEFAULT_API_KEY_CACHE_TTL,
         }
     }
 

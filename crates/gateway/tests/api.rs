@@ -889,3 +889,50 @@ both_backends!(admin_api, scenario_admin);
 both_backends!(idempotency, scenario_idempotency);
 both_backends!(bad_input, scenario_bad_input);
 both_backends!(docs_health, scenario_docs_health);
+
+/// A revocation made outside this instance (another instance, the CLI:
+/// here straight through the store) applies within the API-key cache TTL;
+/// one made through this instance's admin API applies at once (see
+/// `scenario_admin`).
+#[tokio::test]
+async fn revocation_elsewhere_applies_within_the_key_cache_ttl() {
+    use std::time::Duration;
+    let ttl = Duration::from_millis(400);
+    let s = TestServer::start_with(
+        common::Db::Sqlite,
+        common::Options {
+            api_key_cache_ttl: Some(ttl),
+            ..Default::default()
+        },
+    )
+    .await;
+    let (_, sk, _) = s.tenant("cache").await;
+    let list = || {
+        s.http
+            .get(s.url("/v1/records?user_id=u"))
+            .bearer_auth(&sk)
+            .send()
+    };
+    assert_eq!(list().await.expect("send").status(), 200);
+    let hash = zenalyze_gateway::keys::ApiKeySecret::parse(&sk)
+        .expect("key")
+        .hash();
+    let key = s
+        .store
+        .find_api_key_by_hash(&zenalyze_store::KeyHash(hash))
+        .await
+        .expect("store")
+        .expect("found");
+    let audit = zenalyze_gateway::auth::audit_draft(
+        zenalyze_store::Actor::Admin,
+        "api_keys.revoke",
+        &zenalyze_gateway::request_id::generate(),
+    )
+    .expect("draft");
+    zenalyze_gateway::admin::revoke_key(&s.store, &key.id, audit)
+        .await
+        .expect("revoked");
+    tokio::time::sleep(ttl + Duration::from_millis(100)).await;
+    expect_problem(list().await.expect("send"), 401, "unauthorized").await;
+    s.stop().await.expect("stop");
+}

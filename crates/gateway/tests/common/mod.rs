@@ -118,6 +118,7 @@ pub struct Options {
     pub limits: Limits,
     pub http: HttpSettings,
     pub extra: Option<utoipa_axum::router::OpenApiRouter<zenalyze_gateway::AppState>>,
+    pub api_key_cache_ttl: Option<Duration>,
 }
 
 impl Default for Options {
@@ -130,6 +131,7 @@ impl Default for Options {
                 header_read_timeout: Duration::from_millis(500),
             },
             extra: None,
+            api_key_cache_ttl: None,
         }
     }
 }
@@ -163,6 +165,9 @@ impl TestServer {
             .http(opts.http);
         if let Some(extra) = opts.extra {
             builder = builder.routes(extra);
+        }
+        if let Some(ttl) = opts.api_key_cache_ttl {
+            builder = builder.api_key_cache_ttl(ttl);
         }
         let app = builder.build();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

@@ -261,6 +261,10 @@ pub(crate) async fn open(url: &str, options: &StoreOptions) -> Result<BackendSto
     let pool = PgPoolOptions::new()
         .max_connections(options.max_connections.max(1))
         .acquire_timeout(options.busy_timeout)
+        // No ping before every checkout (a round trip per query): a broken
+        // connection fails its query and sqlx discards it on release (it pings
+        // every connection it takes back).
+        .test_before_acquire(false)
         .connect_with(connect)
         .await?;
     run_migrations(&pool).await?;

@@ -131,6 +131,10 @@ pub(crate) async fn open(
         let result = SqlitePoolOptions::new()
             .max_connections(options.max_connections.max(1))
             .acquire_timeout(options.busy_timeout.max(std::time::Duration::from_secs(5)))
+            // No ping before every checkout (a round trip per query): a broken
+            // connection fails its query and sqlx discards it on release (it pings
+            // every connection it takes back).
+            .test_before_acquire(false)
             .connect_with(connect.clone())
             .await;
         match result {
