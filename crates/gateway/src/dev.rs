@@ -53,6 +53,57 @@ pub struct DevOptions {
     /// Number of in-process development enclaves (at least one), on Unix
     /// sockets in the data directory, sharing one HPKE key set.
     pub enclaves: usize,
+    /// An extra site served beside the API (the CLI plugs in the demo
+    /// journal); `None` serves the API only.
+    pub site: Option<DevSite>,
+}
+
+/// What a [`DevSite`] is built from, once the listener is bound.
+pub struct DevSiteContext {
+    /// The public base URL (`http://ADDR`).
+    pub base_url: String,
+    /// Where the site's backend reaches the gateway: the base URL, with a
+    /// loopback address when listening on an unspecified one.
+    pub gateway_url: String,
+    /// The development tenant's secret key (every scope), for the site's
+    /// backend only.
+    pub secret_key: Zeroizing<String>,
+    /// The development tenant's publishable key (browser code).
+    pub publishable_key: String,
+    /// SHA-256 (hex) of the development attestation root.
+    pub dev_root_sha256: String,
+    /// The development attestation root's certificate (PEM, public; never
+    /// its private key).
+    pub dev_root_certificate_pem: String,
+}
+
+impl std::fmt::Debug for DevSiteContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DevSiteContext")
+            .field("base_url", &self.base_url)
+            .field("gateway_url", &self.gateway_url)
+            .field("dev_root_sha256", &self.dev_root_sha256)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An extra site served by `zenalyze dev` at the paths no API route
+/// matches ([`App::with_pages`]) and announced in the banner as
+/// `LABEL: http://ADDR/`.
+#[derive(Clone)]
+pub struct DevSite {
+    /// Its name in the banner.
+    pub label: &'static str,
+    /// Builds its router.
+    pub build: Arc<dyn Fn(&DevSiteContext) -> axum::Router + Send + Sync>,
+}
+
+impl std::fmt::Debug for DevSite {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DevSite")
+            .field("label", &self.label)
+            .finish_non_exhaustive()
+    }
 }
 
 impl std::fmt::Debug for DevOptions {
@@ -62,6 +113,7 @@ impl std::fmt::Debug for DevOptions {
             .field("data_dir", &self.data_dir)
             .field("dev_api_key", &self.dev_api_key.as_ref().map(|_| "<set>"))
             .field("admin_token", &self.admin_token.as_ref().map(|_| "<set>"))
+            .field("site", &self.site)
             .finish_non_exhaustive()
     }
 }
@@ -76,6 +128,7 @@ impl Default for DevOptions {
             limits: Limits::default(),
             http: HttpSettings::default(),
             enclaves: 1,
+            site: None,
         }
     }
 }
@@ -450,13 +503,53 @@ pub async fn run(
     let mut out = std::io::stdout().lock();
     out.write_all(banner(addr, &creds, &opts.data_dir).as_bytes())?;
     out.write_all(crate::ai::dev::banner(&enclaves).as_bytes())?;
+    let mut app = builder.build();
+    if let Some(site) = &opts.site {
+        let ctx = site_context(addr, &creds, &enclaves)?;
+        app = app.with_pages((site.build)(&ctx));
+        writeln!(out, "\n  {}: {}/", site.label, ctx.base_url)?;
+    }
     out.flush()?;
     drop(out);
     tracing::info!(listen = %addr, "zenalyze dev started");
-    let served = crate::server::serve(listener, builder.build(), shutdown).await;
+    let served = crate::server::serve(listener, app, shutdown).await;
     enclaves.shutdown().await;
     served?;
     Ok(())
+}
+
+/// The context of a [`DevSite`] served on `addr`.
+fn site_context(
+    addr: SocketAddr,
+    creds: &DevCredentials,
+    enclaves: &crate::ai::dev::DevEnclaves,
+) -> anyhow::Result<DevSiteContext> {
+    let path = enclaves
+        .data_dir
+        .join(zenalyze_enclave::attest::DEV_ROOT_FILE);
+    let pem = read_private(&path)?
+        .ok_or_else(|| anyhow::anyhow!("{} is missing", path.display()))?;
+    let pem = std::str::from_utf8(&pem)
+        .map_err(|_| anyhow::anyhow!("{} is not PEM text", path.display()))?;
+    let root = zenalyze_attestation::dev::DevRoot::from_pem(pem)
+        .map_err(|e| anyhow::anyhow!("development attestation root: {e}"))?;
+    let mut inner = addr;
+    if inner.ip().is_unspecified() {
+        inner.set_ip(match inner {
+            SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    Ok(DevSiteContext {
+        base_url: format!("http://{addr}"),
+        gateway_url: format!("http://{inner}"),
+        secret_key: Zeroizing::new(creds.secret_key.expose_secret().to_owned()),
+        publishable_key: creds.publishable_key.expose_secret().to_owned(),
+        dev_root_sha256: root.sha256_fingerprint_hex(),
+        dev_root_certificate_pem: root
+            .cert_pem()
+            .map_err(|e| anyhow::anyhow!("development attestation root: {e}"))?,
+    })
 }
 
 #[cfg(test)]

@@ -35,8 +35,13 @@ pub fn openapi_document(
     api.split_for_parts()
 }
 
-/// Builds the complete router.
-pub fn build(state: AppState, extra: Vec<OpenApiRouter<AppState>>) -> Router {
+/// Builds the complete router. `pages` (see [`crate::state::App::with_pages`])
+/// answers the paths no API route matches, before the 404 fallback.
+pub fn build(
+    state: AppState,
+    extra: Vec<OpenApiRouter<AppState>>,
+    pages: Option<Router>,
+) -> Router {
     let (router, spec) = openapi_document(&state, extra);
     let spec_json: Arc<[u8]> = spec
         .to_pretty_json()
@@ -51,7 +56,7 @@ pub fn build(state: AppState, extra: Vec<OpenApiRouter<AppState>>) -> Router {
         state.clone(),
         crate::limits_wiring::meter,
     ));
-    router
+    let router = router
         .route("/metrics", get(crate::metrics::metrics_handler))
         .route(
             "/v1/openapi.json",
@@ -60,8 +65,14 @@ pub fn build(state: AppState, extra: Vec<OpenApiRouter<AppState>>) -> Router {
                 async move { openapi_response(&body) }
             }),
         )
-        .route("/docs", get(openapi::docs_page))
-        .fallback(middleware::not_found)
+        .route("/docs", get(openapi::docs_page));
+    // Extra pages sit behind every API route (they cannot shadow one) and
+    // end in the same 404 problem.
+    let router = match pages {
+        Some(p) => router.fallback_service(p.fallback(middleware::not_found)),
+        None => router.fallback(middleware::not_found),
+    };
+    router
         .with_state(state)
         .layer(DefaultBodyLimit::max(json_limit))
         .layer(axum::middleware::from_fn_with_state(

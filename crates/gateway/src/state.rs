@@ -340,6 +340,7 @@ impl AppBuilder {
         App {
             state,
             extra: self.routers,
+            pages: None,
         }
     }
 }
@@ -348,6 +349,7 @@ impl AppBuilder {
 pub struct App {
     state: AppState,
     extra: Vec<utoipa_axum::router::OpenApiRouter<AppState>>,
+    pages: Option<axum::Router>,
 }
 
 impl App {
@@ -375,8 +377,17 @@ impl App {
         &self.state
     }
 
+    /// Adds plain pages (outside `/v1`, not in the OpenAPI document, not
+    /// metered) for the paths no API route matches, under the same
+    /// middleware stack. `zenalyze dev` serves its demo journal this way
+    /// ([`crate::dev::DevSite`]); production serves none.
+    pub fn with_pages(mut self, pages: axum::Router) -> Self {
+        self.pages = Some(pages);
+        self
+    }
+
     /// The complete router (routes, OpenAPI, docs, middleware).
     pub fn router(self) -> axum::Router {
-        crate::routes::build(self.state, self.extra)
+        crate::routes::build(self.state, self.extra, self.pages)
     }
 }
