@@ -527,8 +527,8 @@ fn site_context(
     let path = enclaves
         .data_dir
         .join(zenalyze_enclave::attest::DEV_ROOT_FILE);
-    let pem = read_private(&path)?
-        .ok_or_else(|| anyhow::anyhow!("{} is missing", path.display()))?;
+    let pem =
+        read_private(&path)?.ok_or_else(|| anyhow::anyhow!("{} is missing", path.display()))?;
     let pem = std::str::from_utf8(&pem)
         .map_err(|_| anyhow::anyhow!("{} is not PEM text", path.display()))?;
     let root = zenalyze_attestation::dev::DevRoot::from_pem(pem)
