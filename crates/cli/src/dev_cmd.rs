@@ -3,9 +3,10 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use clap::Args;
-use zenalyze_gateway::dev::DevOptions;
+use zenalyze_gateway::dev::{DevOptions, DevSite, DevSiteContext};
 use zeroize::Zeroizing;
 
 /// Options of `zenalyze dev`.
@@ -43,7 +44,25 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
             .ok()
             .map(Zeroizing::new),
         enclaves: args.enclaves.clamp(1, 16),
+        site: Some(demo_journal()),
         ..DevOptions::default()
     };
     zenalyze_gateway::dev::run(opts, zenalyze_gateway::server::shutdown_signal()).await
+}
+
+/// The demo journal at `/` (`docs/demo-journal.md`): its backend uses the
+/// development secret key against the gateway's own address.
+fn demo_journal() -> DevSite {
+    DevSite {
+        label: "Demo journal",
+        build: Arc::new(|ctx: &DevSiteContext| {
+            zenalyze_demo_journal::router(zenalyze_demo_journal::DemoConfig {
+                gateway_url: ctx.gateway_url.clone(),
+                secret_key: ctx.secret_key.clone(),
+                publishable_key: ctx.publishable_key.clone(),
+                attestation_root_sha256: ctx.dev_root_sha256.clone(),
+                attestation_root_certificate_pem: ctx.dev_root_certificate_pem.clone(),
+            })
+        }),
+    }
 }

@@ -500,17 +500,20 @@ pub async fn run(
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", opts.listen))?;
     let addr = listener.local_addr()?;
-    let mut out = std::io::stdout().lock();
-    out.write_all(banner(addr, &creds, &opts.data_dir).as_bytes())?;
-    out.write_all(crate::ai::dev::banner(&enclaves).as_bytes())?;
+    let mut text = Zeroizing::new(banner(addr, &creds, &opts.data_dir));
+    text.push_str(&crate::ai::dev::banner(&enclaves));
     let mut app = builder.build();
     if let Some(site) = &opts.site {
         let ctx = site_context(addr, &creds, &enclaves)?;
         app = app.with_pages((site.build)(&ctx));
-        writeln!(out, "\n  {}: {}/", site.label, ctx.base_url)?;
+        text.push_str(&format!("\n  {}: {}/\n", site.label, ctx.base_url));
     }
-    out.flush()?;
-    drop(out);
+    // The stdout lock is not `Send`: hold it in a block without awaits.
+    {
+        let mut out = std::io::stdout().lock();
+        out.write_all(text.as_bytes())?;
+        out.flush()?;
+    }
     tracing::info!(listen = %addr, "zenalyze dev started");
     let served = crate::server::serve(listener, app, shutdown).await;
     enclaves.shutdown().await;
