@@ -4,7 +4,9 @@
 //! previous key, still accepted for a grace period after a rotation. It is
 //! kept on disk only sealed: in development with AES-256-GCM under the local
 //! root key `DIR/root.key` (32 random bytes, mode 0600; looser permissions
-//! are refused), with an AAD naming the purpose. Every enclave process
+//! are refused), in production under a 32-byte data key unwrapped by AWS KMS
+//! for an attested enclave (see [`crate::kms`] with the `kms` feature), with
+//! an AAD naming the purpose. Every enclave process
 //! started on the same data directory unwraps the same key set and so serves
 //! the same key config. Rotation writes a new blob atomically (write, fsync,
 //! rename) under a lock file; other processes pick it up on their next
@@ -14,6 +16,7 @@ use std::fs;
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
 use serde::{Deserialize, Serialize};
@@ -24,6 +27,9 @@ use zeroize::{Zeroize, Zeroizing};
 pub const ROOT_KEY_FILE: &str = "root.key";
 /// File name of the sealed key set.
 pub const KEYSET_FILE: &str = "hpke-keyset.sealed";
+/// File name of the KMS-wrapped data key (the `CiphertextBlob` of
+/// `GenerateDataKey`) that seals the key set in production.
+pub const DATA_KEY_FILE: &str = "hpke-keyset.datakey.kms";
 const LOCK_FILE: &str = "hpke-keyset.lock";
 /// Magic prefix of a sealed key set blob (format version 1).
 pub const BLOB_MAGIC: &[u8; 8] = b"ZKSET\x00\x00\x01";
@@ -57,6 +63,16 @@ pub enum KeySetError {
     /// Randomness or sealing failed.
     #[error("key set sealing failed")]
     Seal,
+    /// Production store without a provisioned key set (never created on
+    /// the fly: run `zenalyze enclave provision-keyset`).
+    #[error("{0} is absent: the key set must be provisioned (zenalyze enclave provision-keyset)")]
+    NotProvisioned(PathBuf),
+    /// A production key store has no development root key.
+    #[error("a production key store has no development root key")]
+    NoRootKey,
+    /// Provisioning would overwrite an existing file.
+    #[error("{0} already exists; refusing to overwrite a provisioned key set")]
+    AlreadyExists(PathBuf),
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> KeySetError + '_ {
@@ -239,21 +255,98 @@ impl KeySet {
     }
 }
 
-/// The development key store: `DIR/root.key` and `DIR/hpke-keyset.sealed`.
-#[derive(Debug, Clone)]
-pub struct DevKeyStore {
-    dir: PathBuf,
+/// What seals the key set of a [`KeyStore`].
+#[derive(Clone)]
+enum Wrapping {
+    /// Development: `DIR/root.key`, created when absent.
+    DevRootFile,
+    /// Production: a data key unwrapped by KMS for this enclave, held in
+    /// memory only (zeroized when the last clone drops).
+    DataKey(Arc<Zeroizing<[u8; 32]>>),
 }
 
-impl DevKeyStore {
-    /// A store in `dir` (created with mode 0700 when absent).
+/// The key store: `DIR/hpke-keyset.sealed`, sealed either under the
+/// development root key `DIR/root.key` ([`KeyStore::new`]) or under a data
+/// key held in memory ([`KeyStore::with_data_key`], production).
+#[derive(Clone)]
+pub struct KeyStore {
+    dir: PathBuf,
+    wrapping: Wrapping,
+}
+
+/// The development key store (the name it had before production stores).
+pub type DevKeyStore = KeyStore;
+
+impl std::fmt::Debug for KeyStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyStore")
+            .field("dir", &self.dir)
+            .field("development", &self.is_development())
+            .finish()
+    }
+}
+
+fn ensure_dir(dir: &Path) -> Result<(), KeySetError> {
+    if !dir.exists() {
+        fs::create_dir_all(dir).map_err(io_err(dir))?;
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(io_err(dir))?;
+    }
+    Ok(())
+}
+
+impl KeyStore {
+    /// A development store in `dir` (created with mode 0700 when absent),
+    /// sealed under `DIR/root.key`.
     pub fn new(dir: impl Into<PathBuf>) -> Result<Self, KeySetError> {
         let dir = dir.into();
-        if !dir.exists() {
-            fs::create_dir_all(&dir).map_err(io_err(&dir))?;
-            fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).map_err(io_err(&dir))?;
+        ensure_dir(&dir)?;
+        Ok(Self {
+            dir,
+            wrapping: Wrapping::DevRootFile,
+        })
+    }
+
+    /// A production store in `dir` sealed under `data_key` (unwrapped by
+    /// KMS). It never creates a key set nor reads or writes `root.key`;
+    /// rotations are re-sealed under the same data key.
+    pub fn with_data_key(
+        dir: impl Into<PathBuf>,
+        data_key: Zeroizing<[u8; 32]>,
+    ) -> Result<Self, KeySetError> {
+        let dir = dir.into();
+        ensure_dir(&dir)?;
+        Ok(Self {
+            dir,
+            wrapping: Wrapping::DataKey(Arc::new(data_key)),
+        })
+    }
+
+    /// Whether this is a development store (root key file).
+    pub fn is_development(&self) -> bool {
+        matches!(self.wrapping, Wrapping::DevRootFile)
+    }
+
+    /// The directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn wrapping_key(&self) -> Result<Zeroizing<[u8; 32]>, KeySetError> {
+        match &self.wrapping {
+            Wrapping::DevRootFile => self.root_key(),
+            Wrapping::DataKey(k) => Ok(Zeroizing::new(**k.as_ref())),
         }
-        Ok(Self { dir })
+    }
+
+    /// Writes a fresh key set sealed under this store's key; refuses to
+    /// overwrite an existing one (provisioning).
+    pub fn create(&self, set: &KeySet) -> Result<(), KeySetError> {
+        let path = self.blob_path();
+        if fs::symlink_metadata(&path).is_ok() {
+            return Err(KeySetError::AlreadyExists(path));
+        }
+        let key = self.wrapping_key()?;
+        self.store(set, &key)
     }
 
     /// Path of the sealed blob.
@@ -263,7 +356,12 @@ impl DevKeyStore {
 
     /// Loads `root.key`, creating 32 random bytes with mode 0600 when absent.
     /// Refuses a file readable or writable by group/others, or not 32 bytes.
+    /// A production store ([`KeyStore::with_data_key`]) has none and refuses
+    /// with [`KeySetError::NoRootKey`].
     pub fn root_key(&self) -> Result<Zeroizing<[u8; 32]>, KeySetError> {
+        if !self.is_development() {
+            return Err(KeySetError::NoRootKey);
+        }
         let path = self.dir.join(ROOT_KEY_FILE);
         match fs::symlink_metadata(&path) {
             Ok(meta) => {
@@ -296,8 +394,13 @@ impl DevKeyStore {
         }
     }
 
-    /// Loads the key set, creating and sealing a fresh one when absent.
+    /// Loads the key set, creating and sealing a fresh one when absent
+    /// (development only: a production store refuses with
+    /// [`KeySetError::NotProvisioned`]).
     pub fn load_or_create(&self, now_ms: u64) -> Result<KeySet, KeySetError> {
+        if !self.is_development() {
+            return self.load();
+        }
         let root = self.root_key()?;
         let path = self.blob_path();
         match fs::read(&path) {
@@ -322,16 +425,22 @@ impl DevKeyStore {
 
     /// Reads the current blob (no creation).
     pub fn load(&self) -> Result<KeySet, KeySetError> {
-        let root = self.root_key()?;
+        let key = self.wrapping_key()?;
         let path = self.blob_path();
-        let blob = fs::read(&path).map_err(io_err(&path))?;
-        KeySet::unseal(&blob, &root)
+        let blob = match fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !self.is_development() => {
+                return Err(KeySetError::NotProvisioned(path));
+            }
+            Err(e) => return Err(io_err(&path)(e)),
+        };
+        KeySet::unseal(&blob, &key)
     }
 
     /// Rotates the stored key set if it is due, under the lock file; returns
     /// the key set now on disk (rotated or not).
     pub fn rotate_if_due(&self, now_ms: u64, interval_ms: u64) -> Result<KeySet, KeySetError> {
-        let root = self.root_key()?;
+        let root = self.wrapping_key()?;
         let Some(_lock) = self.lock()? else {
             return self.load();
         };
@@ -351,12 +460,7 @@ impl DevKeyStore {
 
     fn store(&self, set: &KeySet, root: &[u8; 32]) -> Result<(), KeySetError> {
         let blob = set.seal(root)?;
-        let path = self.blob_path();
-        let tmp = self.dir.join(format!(".{KEYSET_FILE}.tmp"));
-        let _ = fs::remove_file(&tmp);
-        write_new_0600(&tmp, &blob)?;
-        fs::rename(&tmp, &path).map_err(io_err(&path))?;
-        Ok(())
+        write_atomic_0600(&self.dir, KEYSET_FILE, &blob)
     }
 
     /// Takes the lock file (create-new). A lock older than 30 s is stale and
@@ -397,6 +501,21 @@ impl Drop for LockGuard {
     }
 }
 
+/// Writes `DIR/name` atomically with mode 0600: a temporary file (created
+/// new, written, fsynced) renamed over the target, then the directory
+/// fsynced.
+pub fn write_atomic_0600(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), KeySetError> {
+    let path = dir.join(name);
+    let tmp = dir.join(format!(".{name}.tmp"));
+    let _ = fs::remove_file(&tmp);
+    write_new_0600(&tmp, bytes)?;
+    fs::rename(&tmp, &path).map_err(io_err(&path))?;
+    if let Ok(d) = fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
 fn write_new_0600(path: &Path, bytes: &[u8]) -> Result<(), KeySetError> {
     let mut f = fs::OpenOptions::new()
         .write(true)
@@ -431,6 +550,41 @@ mod tests {
         bad[n] ^= 1;
         assert!(KeySet::unseal(&bad, &k).is_err());
         assert!(KeySet::unseal(&blob[..10], &k).is_err());
+    }
+
+    #[test]
+    fn data_key_store_never_creates_and_rotates_under_the_same_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = Zeroizing::new([9u8; 32]);
+        let store = KeyStore::with_data_key(dir.path(), key.clone()).unwrap();
+        assert!(!store.is_development());
+        assert!(matches!(
+            store.load_or_create(1).unwrap_err(),
+            KeySetError::NotProvisioned(_)
+        ));
+        let set = KeySet::generate(1, 10);
+        store.create(&set).unwrap();
+        assert!(matches!(
+            store.create(&set).unwrap_err(),
+            KeySetError::AlreadyExists(_)
+        ));
+        assert!(!dir.path().join(ROOT_KEY_FILE).exists());
+        let blob_mode = fs::metadata(store.blob_path())
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(blob_mode & 0o777, 0o600);
+        let rotated = store.rotate_if_due(100, 50).unwrap();
+        assert_eq!(rotated.current.key.key_id(), 2);
+        let blob = fs::read(store.blob_path()).unwrap();
+        let reopened = KeySet::unseal(&blob, &key).unwrap();
+        assert_eq!(
+            reopened.current.key.key_config(),
+            rotated.current.key.key_config()
+        );
+        // Another data key does not open it.
+        let other = KeyStore::with_data_key(dir.path(), Zeroizing::new([8u8; 32])).unwrap();
+        assert!(matches!(other.load().unwrap_err(), KeySetError::Unseal));
     }
 
     #[test]

@@ -14,6 +14,8 @@ pub mod attest;
 pub mod body;
 pub mod client;
 pub mod keyset;
+#[cfg(feature = "kms")]
+pub mod kms;
 pub mod metrics;
 mod server;
 
@@ -27,7 +29,7 @@ use zenalyze_ehbp::KeyConfig;
 use zenalyze_transport::{Address, Listener};
 
 pub use attest::{AttestError, Attestor, DevAttestor};
-pub use keyset::{DevKeyStore, KeySet, KeySetError};
+pub use keyset::{DevKeyStore, KeySet, KeySetError, KeyStore};
 pub use server::{MAX_NONCE_LEN, RESPONSE_CHUNK};
 
 /// Path of the gateway's internal endpoint (EHBP request + side data).
@@ -114,6 +116,7 @@ pub struct EnclaveBuilder {
     grace: Duration,
     max_body_bytes: usize,
     max_concurrent: usize,
+    key_store: Option<KeyStore>,
 }
 
 impl EnclaveBuilder {
@@ -130,7 +133,16 @@ impl EnclaveBuilder {
             grace: DEFAULT_GRACE,
             max_body_bytes: DEFAULT_MAX_BODY,
             max_concurrent: DEFAULT_MAX_CONCURRENT,
+            key_store: None,
         }
+    }
+
+    /// Uses this key store instead of the development store on the data
+    /// directory: in production a [`KeyStore::with_data_key`] whose data key
+    /// was unwrapped by KMS for this enclave (never created on the fly).
+    pub fn key_store(mut self, store: KeyStore) -> Self {
+        self.key_store = Some(store);
+        self
     }
 
     /// Uses this attestor instead of the development attestor.
@@ -173,7 +185,10 @@ impl EnclaveBuilder {
     /// Unwraps (or creates) the key set and sets up attestation.
     pub fn build(self) -> Result<Enclave, EnclaveError> {
         let now = self.clock.now_ms();
-        let store = DevKeyStore::new(&self.data_dir)?;
+        let store = match self.key_store {
+            Some(store) => store,
+            None => KeyStore::new(&self.data_dir)?,
+        };
         let mut keys = store.load_or_create(now)?;
         let rotation_ms = u64::try_from(self.rotation.as_millis()).unwrap_or(u64::MAX);
         if keys.rotation_due(now, rotation_ms) {
@@ -210,6 +225,11 @@ impl EnclaveBuilder {
             state: Arc::new(state),
         })
     }
+}
+
+/// A fresh random enclave id (`enclave-` and 16 hex digits).
+pub fn new_enclave_id() -> String {
+    random_id()
 }
 
 fn random_id() -> String {

@@ -22,7 +22,7 @@ use zeroize::Zeroizing;
 
 use crate::attest::Attestor;
 use crate::body::{build_request, BodyError, SideData};
-use crate::keyset::{DevKeyStore, KeySet};
+use crate::keyset::{KeySet, KeyStore};
 use crate::metrics::{memory, Metrics};
 use crate::Clock;
 
@@ -39,7 +39,7 @@ pub const MAX_NONCE_LEN: usize = 512;
 /// Shared state of one enclave process.
 pub(crate) struct AppState {
     pub keys: RwLock<KeySet>,
-    pub store: Option<DevKeyStore>,
+    pub store: Option<KeyStore>,
     pub attestor: Arc<dyn Attestor>,
     pub provider: Arc<dyn Provider>,
     pub clock: Arc<dyn Clock>,

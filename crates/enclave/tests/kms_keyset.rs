@@ -1,0 +1,727 @@
+//! Production key set through AWS KMS with a recipient attestation document,
+//! against a loopback fake KMS speaking KMS's JSON 1.1 wire protocol
+//! (`X-Amz-Target: TrentService.*`), called by the real aws-sdk-kms with
+//! SigV4-signed requests. The fake verifies attestation documents with the
+//! development root, takes the RSA public key from them and answers
+//! `CiphertextForRecipient` as KMS does. Only AWS itself and the Nitro NSM
+//! are replaced (by this fake and the development attestor).
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM};
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use serde_json::{json, Value};
+use zenalyze_ai_providers::offline::OfflineAnalyzer;
+use zenalyze_attestation::dev::DevRoot;
+use zenalyze_enclave::attest::{AttestError, Attestor, DevAttestor};
+use zenalyze_enclave::keyset::{DATA_KEY_FILE, KEYSET_FILE, ROOT_KEY_FILE};
+use zenalyze_enclave::kms::{self, KmsClient, KmsError, KmsSettings};
+use zenalyze_enclave::{Clock, EnclaveBuilder, ManualClock, SystemClock};
+use zenalyze_kms_recipient::encode::{seal_for_recipient, Form};
+use zenalyze_kms_recipient::{RecipientError, RecipientKey};
+
+const KEY_ARN: &str = "arn:aws:kms:eu-west-1:111122223333:key/0f9c2e8a-zenalyze-test";
+const REGION: &str = "eu-west-1";
+const ACCESS_KEY: &str = "AKIDZENALYZETEST";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// KMS as it behaves for an attested enclave.
+    Normal,
+    /// Answers `Plaintext` and no `CiphertextForRecipient`.
+    PlaintextInstead,
+    /// Answers both.
+    PlaintextAndRecipient,
+    /// Seals `CiphertextForRecipient` to another RSA key.
+    WrongRecipient,
+    /// Truncates `CiphertextForRecipient`.
+    TruncatedAnswer,
+    /// Refuses every request (key policy without this principal).
+    DenyAll,
+}
+
+struct Fake {
+    master: LessSafeKey,
+    dev_root_pem: String,
+    mode: Mutex<Mode>,
+    signed_requests: AtomicUsize,
+    decrypts_with_recipient: AtomicUsize,
+}
+
+fn kms_error(code: &str, message: &str) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        [("content-type", "application/x-amz-json-1.1")],
+        json!({"__type": code, "message": message}).to_string(),
+    )
+        .into_response()
+}
+
+fn ok(body: Value) -> Response {
+    (
+        StatusCode::OK,
+        [("content-type", "application/x-amz-json-1.1")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+/// `AWS4-HMAC-SHA256 Credential=AKID/DATE/REGION/kms/aws4_request,
+/// SignedHeaders=…, Signature=<64 hex>`.
+fn sigv4_shaped(headers: &HeaderMap) -> bool {
+    let Some(auth) = headers.get("authorization").and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let Some(rest) = auth.strip_prefix("AWS4-HMAC-SHA256 ") else {
+        return false;
+    };
+    let parts: BTreeMap<&str, &str> = rest.split(", ").filter_map(|p| p.split_once('=')).collect();
+    let cred_ok = parts.get("Credential").is_some_and(|c| {
+        let f: Vec<&str> = c.split('/').collect();
+        f.len() == 5
+            && f[0] == ACCESS_KEY
+            && f[1].len() == 8
+            && f[2] == REGION
+            && f[3] == "kms"
+            && f[4] == "aws4_request"
+    });
+    let signed_ok = parts.get("SignedHeaders").is_some_and(|h| {
+        h.split(';').any(|x| x == "host") && h.split(';').any(|x| x == "x-amz-date")
+    });
+    let sig_ok = parts
+        .get("Signature")
+        .is_some_and(|s| s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()));
+    cred_ok && signed_ok && sig_ok && headers.contains_key("x-amz-date")
+}
+
+fn context_aad(ctx: &Value) -> Option<Vec<u8>> {
+    let map: BTreeMap<String, String> = serde_json::from_value(ctx.clone()).ok()?;
+    serde_json::to_vec(&map).ok()
+}
+
+async fn handle(State(fake): State<Arc<Fake>>, headers: HeaderMap, body: String) -> Response {
+    if headers.get("content-type").and_then(|v| v.to_str().ok())
+        != Some("application/x-amz-json-1.1")
+    {
+        return kms_error("SerializationException", "wrong content type");
+    }
+    if !sigv4_shaped(&headers) {
+        return kms_error("IncompleteSignatureException", "not SigV4-signed");
+    }
+    fake.signed_requests.fetch_add(1, Ordering::SeqCst);
+    let mode = *fake.mode.lock().unwrap();
+    if mode == Mode::DenyAll {
+        return kms_error(
+            "AccessDeniedException",
+            "User is not authorized to perform kms:Decrypt (test policy)",
+        );
+    }
+    let Ok(req) = serde_json::from_str::<Value>(&body) else {
+        return kms_error("SerializationException", "bad JSON");
+    };
+    if req["KeyId"] != KEY_ARN {
+        return kms_error("NotFoundException", "key not found");
+    }
+    let Some(aad) = context_aad(&req["EncryptionContext"]) else {
+        return kms_error("ValidationException", "bad encryption context");
+    };
+    let target = headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    match target {
+        "TrentService.GenerateDataKey" => {
+            if req["KeySpec"] != "AES_256" {
+                return kms_error("ValidationException", "KeySpec");
+            }
+            let mut dk = [0u8; 32];
+            aws_lc_rs::rand::fill(&mut dk).unwrap();
+            let mut nonce = [0u8; 12];
+            aws_lc_rs::rand::fill(&mut nonce).unwrap();
+            let mut ct = dk.to_vec();
+            fake.master
+                .seal_in_place_append_tag(
+                    Nonce::assume_unique_for_key(nonce),
+                    Aad::from(&aad),
+                    &mut ct,
+                )
+                .unwrap();
+            let blob = [b"FAKEKMS1".as_slice(), &nonce, &ct].concat();
+            ok(json!({
+                "KeyId": KEY_ARN,
+                "CiphertextBlob": B64.encode(blob),
+                "Plaintext": B64.encode(dk),
+            }))
+        }
+        "TrentService.Decrypt" => {
+            let blob = req["CiphertextBlob"]
+                .as_str()
+                .and_then(|b| B64.decode(b).ok())
+                .unwrap_or_default();
+            let Some(rest) = blob.strip_prefix(b"FAKEKMS1".as_slice()) else {
+                return kms_error("InvalidCiphertextException", "not a ciphertext blob");
+            };
+            if rest.len() < 12 {
+                return kms_error("InvalidCiphertextException", "short");
+            }
+            let (nonce, ct) = rest.split_at(12);
+            let mut buf = ct.to_vec();
+            let Ok(dk) = fake.master.open_in_place(
+                Nonce::try_assume_unique_for_key(nonce).unwrap(),
+                Aad::from(&aad),
+                &mut buf,
+            ) else {
+                return kms_error("InvalidCiphertextException", "");
+            };
+            let dk = dk.to_vec();
+            // Key policy: only attested enclaves (dev root, debug allowed here).
+            let recipient = &req["Recipient"];
+            if recipient.is_null() {
+                return kms_error(
+                    "AccessDeniedException",
+                    "attestation required by key policy",
+                );
+            }
+            if recipient["KeyEncryptionAlgorithm"] != "RSAES_OAEP_SHA_256" {
+                return kms_error("ValidationException", "KeyEncryptionAlgorithm");
+            }
+            let doc = recipient["AttestationDocument"]
+                .as_str()
+                .and_then(|d| B64.decode(d).ok())
+                .unwrap_or_default();
+            let root = DevRoot::from_pem(&fake.dev_root_pem).unwrap();
+            let verified = match zenalyze_attestation::verify(
+                &doc,
+                &root.development_policy(),
+                None,
+                SystemClock.now_ms(),
+            ) {
+                Ok(v) => v,
+                Err(e) => {
+                    return kms_error(
+                        "ValidationException",
+                        &format!("invalid attestation document: {e}"),
+                    )
+                }
+            };
+            let Some(spki) = verified.public_key else {
+                return kms_error("ValidationException", "no public key in attestation");
+            };
+            fake.decrypts_with_recipient.fetch_add(1, Ordering::SeqCst);
+            let cfr = match mode {
+                Mode::WrongRecipient => {
+                    let other = RecipientKey::generate().unwrap();
+                    seal_for_recipient(other.public_key_der(), &dk, Form::IndefiniteBer)
+                }
+                _ => seal_for_recipient(&spki, &dk, Form::IndefiniteBer),
+            };
+            let Ok(mut cfr) = cfr else {
+                return kms_error("ValidationException", "public key is not RSA");
+            };
+            let body = match mode {
+                Mode::PlaintextInstead => json!({"KeyId": KEY_ARN, "Plaintext": B64.encode(&dk)}),
+                Mode::PlaintextAndRecipient => json!({
+                    "KeyId": KEY_ARN,
+                    "Plaintext": B64.encode(&dk),
+                    "CiphertextForRecipient": B64.encode(&cfr),
+                }),
+                Mode::TruncatedAnswer => {
+                    cfr.truncate(cfr.len() - 3);
+                    json!({"KeyId": KEY_ARN, "CiphertextForRecipient": B64.encode(&cfr)})
+                }
+                _ => json!({
+                    "KeyId": KEY_ARN,
+                    "CiphertextForRecipient": B64.encode(&cfr),
+                    "EncryptionAlgorithm": "SYMMETRIC_DEFAULT",
+                }),
+            };
+            ok(body)
+        }
+        _ => kms_error("UnknownOperationException", target),
+    }
+}
+
+struct FakeKms {
+    fake: Arc<Fake>,
+    addr: SocketAddr,
+}
+
+fn new_fake(dev_root: &DevRoot) -> Arc<Fake> {
+    let mut master = [0u8; 32];
+    aws_lc_rs::rand::fill(&mut master).unwrap();
+    Arc::new(Fake {
+        master: LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &master).unwrap()),
+        dev_root_pem: dev_root.to_pem().unwrap().to_string(),
+        mode: Mutex::new(Mode::Normal),
+        signed_requests: AtomicUsize::new(0),
+        decrypts_with_recipient: AtomicUsize::new(0),
+    })
+}
+
+fn router(fake: Arc<Fake>) -> axum::Router {
+    axum::Router::new()
+        .route("/", axum::routing::post(handle))
+        .with_state(fake)
+}
+
+async fn start_fake(dev_root: &DevRoot) -> FakeKms {
+    let fake = new_fake(dev_root);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = router(fake.clone());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    FakeKms { fake, addr }
+}
+
+impl FakeKms {
+    fn set_mode(&self, mode: Mode) {
+        *self.fake.mode.lock().unwrap() = mode;
+    }
+}
+
+fn settings(endpoint: String, deployment: &str) -> KmsSettings {
+    let mut s = KmsSettings::new(KEY_ARN, deployment);
+    s.region = Some(REGION.into());
+    s.endpoint = Some(endpoint);
+    s.timeout = Duration::from_secs(5);
+    s.credentials = Some(aws_sdk_kms::config::Credentials::new(
+        ACCESS_KEY,
+        "zenalyze-test-secret",
+        None,
+        None,
+        "test",
+    ));
+    s
+}
+
+struct Env {
+    _tmp: tempfile::TempDir,
+    keys: std::path::PathBuf,
+    attestor: Arc<DevAttestor>,
+    kms: FakeKms,
+}
+
+/// A data directory for the key set, the development attestor of the
+/// enclave (its root in a separate directory) and a fake KMS trusting that
+/// root.
+async fn env() -> Env {
+    let tmp = tempfile::tempdir().unwrap();
+    let keys = tmp.path().join("keys");
+    let att_dir = tmp.path().join("attestation");
+    std::fs::create_dir(&att_dir).unwrap();
+    let attestor = Arc::new(
+        DevAttestor::load_or_create(&att_dir, "enclave-test", SystemClock.now_ms()).unwrap(),
+    );
+    let kms = start_fake(attestor.root()).await;
+    Env {
+        _tmp: tmp,
+        keys,
+        attestor,
+        kms,
+    }
+}
+
+impl Env {
+    fn settings(&self, deployment: &str) -> KmsSettings {
+        settings(format!("http://{}", self.kms.addr), deployment)
+    }
+}
+
+fn mode_of(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[tokio::test]
+async fn provisioning_then_start_serves_the_same_key_config_and_rotates() {
+    let e = env().await;
+    let client = KmsClient::new(&e.settings("prod-eu")).await.unwrap();
+    let now = SystemClock.now_ms();
+    let prov = kms::provision(&client, &e.keys, now).await.unwrap();
+    assert_eq!(mode_of(&e.keys.join(KEYSET_FILE)), 0o600);
+    assert_eq!(mode_of(&e.keys.join(DATA_KEY_FILE)), 0o600);
+    assert!(!e.keys.join(ROOT_KEY_FILE).exists());
+    let wrapped = std::fs::read(e.keys.join(DATA_KEY_FILE)).unwrap();
+    assert!(wrapped.starts_with(b"FAKEKMS1"));
+    // A second provisioning never overwrites.
+    assert!(matches!(
+        kms::provision(&client, &e.keys, now).await.unwrap_err(),
+        KmsError::KeySet(zenalyze_enclave::KeySetError::AlreadyExists(_))
+    ));
+
+    // Two enclaves start from the files, each unwrapping through KMS.
+    let clock = Arc::new(ManualClock::new(now));
+    let mut enclaves = Vec::new();
+    for _ in 0..2 {
+        let store = kms::open_key_store(&client, e.attestor.clone(), &e.keys, now)
+            .await
+            .unwrap();
+        let enclave = EnclaveBuilder::new(&e.keys, Arc::new(OfflineAnalyzer::new()))
+            .attestor(e.attestor.clone())
+            .key_store(store)
+            .clock(clock.clone())
+            .rotation(Duration::from_secs(3600), Duration::from_secs(60))
+            .build()
+            .unwrap();
+        assert_eq!(enclave.key_config(), prov.key_config);
+        enclaves.push(enclave);
+    }
+    assert!(!e.keys.join(ROOT_KEY_FILE).exists());
+    assert_eq!(e.kms.fake.decrypts_with_recipient.load(Ordering::SeqCst), 2);
+    assert!(e.kms.fake.signed_requests.load(Ordering::SeqCst) >= 3);
+
+    // It serves that key config.
+    let running = enclaves[0]
+        .clone()
+        .spawn(
+            &"tcp:127.0.0.1:0".parse().unwrap(),
+            Duration::from_secs(3600),
+        )
+        .await
+        .unwrap();
+    let client_of_enclave = zenalyze_enclave::client::EnclaveClient::new(
+        running.address.clone(),
+        Duration::from_secs(5),
+    );
+    assert_eq!(
+        client_of_enclave.key_config().await.unwrap(),
+        prov.key_config
+    );
+    running.shutdown().await.unwrap();
+
+    // Rotation re-seals under the same data key; the other enclave and a
+    // freshly started one see the rotated key set.
+    clock.advance(Duration::from_secs(3601));
+    enclaves[0].maintain().unwrap();
+    let rotated = enclaves[0].key_config();
+    assert_eq!(rotated.key_id(), 2);
+    assert_ne!(rotated, prov.key_config);
+    enclaves[1].maintain().unwrap();
+    assert_eq!(enclaves[1].key_config(), rotated);
+    assert_eq!(std::fs::read(e.keys.join(DATA_KEY_FILE)).unwrap(), wrapped);
+    let store = kms::open_key_store(&client, e.attestor.clone(), &e.keys, now)
+        .await
+        .unwrap();
+    let fresh = EnclaveBuilder::new(&e.keys, Arc::new(OfflineAnalyzer::new()))
+        .attestor(e.attestor.clone())
+        .key_store(store)
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    assert_eq!(fresh.key_config(), rotated);
+    assert!(!e.keys.join(ROOT_KEY_FILE).exists());
+}
+
+#[tokio::test]
+async fn another_deployment_does_not_unwrap() {
+    let e = env().await;
+    let a = KmsClient::new(&e.settings("prod-a")).await.unwrap();
+    kms::provision(&a, &e.keys, SystemClock.now_ms())
+        .await
+        .unwrap();
+    let b = KmsClient::new(&e.settings("prod-b")).await.unwrap();
+    let err = kms::open_key_store(&b, e.attestor.clone(), &e.keys, SystemClock.now_ms())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, KmsError::InvalidCiphertext { .. }), "{err}");
+    // A wrapped key from another deployment swapped in is refused too.
+    let other = e.keys.with_file_name("other");
+    kms::provision(&b, &other, SystemClock.now_ms())
+        .await
+        .unwrap();
+    std::fs::copy(other.join(DATA_KEY_FILE), e.keys.join(DATA_KEY_FILE)).unwrap();
+    let err = kms::open_key_store(&a, e.attestor.clone(), &e.keys, SystemClock.now_ms())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, KmsError::InvalidCiphertext { .. }), "{err}");
+    // The right deployment with a swapped key set: the data key opens, the
+    // key set does not.
+    std::fs::copy(other.join(DATA_KEY_FILE), e.keys.join(DATA_KEY_FILE)).unwrap();
+    let err = kms::open_key_store(&b, e.attestor.clone(), &e.keys, SystemClock.now_ms())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, KmsError::KeySet(zenalyze_enclave::KeySetError::Unseal)),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn plaintext_answers_are_refused() {
+    let e = env().await;
+    let client = KmsClient::new(&e.settings("prod")).await.unwrap();
+    kms::provision(&client, &e.keys, SystemClock.now_ms())
+        .await
+        .unwrap();
+    for mode in [Mode::PlaintextInstead, Mode::PlaintextAndRecipient] {
+        e.kms.set_mode(mode);
+        let err = kms::open_key_store(&client, e.attestor.clone(), &e.keys, SystemClock.now_ms())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, KmsError::PlaintextReturned),
+            "{mode:?}: {err}"
+        );
+        assert!(err.to_string().contains("CiphertextForRecipient"));
+    }
+}
+
+#[tokio::test]
+async fn tampered_answers_are_refused() {
+    let e = env().await;
+    let client = KmsClient::new(&e.settings("prod")).await.unwrap();
+    kms::provision(&client, &e.keys, SystemClock.now_ms())
+        .await
+        .unwrap();
+    e.kms.set_mode(Mode::WrongRecipient);
+    let err = kms::open_key_store(&client, e.attestor.clone(), &e.keys, SystemClock.now_ms())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, KmsError::Recipient(RecipientError::KeyDecryption)),
+        "{err}"
+    );
+    e.kms.set_mode(Mode::TruncatedAnswer);
+    let err = kms::open_key_store(&client, e.attestor.clone(), &e.keys, SystemClock.now_ms())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, KmsError::Recipient(RecipientError::Malformed(_))),
+        "{err}"
+    );
+    e.kms.set_mode(Mode::DenyAll);
+    let err = kms::open_key_store(&client, e.attestor.clone(), &e.keys, SystemClock.now_ms())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, KmsError::AccessDenied { .. }), "{err}");
+    assert!(err.to_string().contains("AccessDeniedException"));
+}
+
+/// Flips one byte of every document of the inner attestor.
+struct Tampering(Arc<DevAttestor>);
+
+impl Attestor for Tampering {
+    fn attest(
+        &self,
+        public_key: &[u8],
+        user_data: Option<&[u8]>,
+        nonce: &[u8],
+        now_ms: u64,
+    ) -> Result<Vec<u8>, AttestError> {
+        let mut doc = self.0.attest(public_key, user_data, nonce, now_ms)?;
+        let n = doc.len();
+        doc[n - 10] ^= 1;
+        Ok(doc)
+    }
+
+    fn kind(&self) -> &'static str {
+        "development"
+    }
+}
+
+#[tokio::test]
+async fn tampered_or_foreign_attestation_is_refused_and_nothing_starts() {
+    let e = env().await;
+    let client = KmsClient::new(&e.settings("prod")).await.unwrap();
+    kms::provision(&client, &e.keys, SystemClock.now_ms())
+        .await
+        .unwrap();
+    let err = kms::open_key_store(
+        &client,
+        Arc::new(Tampering(e.attestor.clone())),
+        &e.keys,
+        SystemClock.now_ms(),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(&err, KmsError::Service { code, .. } if code == "ValidationException"),
+        "{err}"
+    );
+    // An attestor under another (untrusted) root.
+    let other_dir = tempfile::tempdir().unwrap();
+    let foreign = Arc::new(
+        DevAttestor::load_or_create(other_dir.path(), "enclave-x", SystemClock.now_ms()).unwrap(),
+    );
+    let err = kms::open_key_store(&client, foreign, &e.keys, SystemClock.now_ms())
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("invalid attestation document"),
+        "{err}"
+    );
+    assert_eq!(e.kms.fake.decrypts_with_recipient.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn unreachable_kms_is_a_clear_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let mut s = settings(format!("http://{closed}"), "prod");
+    s.timeout = Duration::from_secs(2);
+    let client = KmsClient::new(&s).await.unwrap();
+    let err = kms::provision(&client, tmp.path(), SystemClock.now_ms())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            KmsError::Unreachable {
+                operation: "GenerateDataKey",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(!tmp.path().join(KEYSET_FILE).exists());
+    // Start-up: a provisioned directory, KMS down: no key store, so no enclave.
+    std::fs::write(tmp.path().join(DATA_KEY_FILE), b"FAKEKMS1 blob").unwrap();
+    let att = Arc::new(DevAttestor::load_or_create(tmp.path(), "e", SystemClock.now_ms()).unwrap());
+    let err = kms::open_key_store(&client, att, tmp.path(), SystemClock.now_ms())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            KmsError::Unreachable {
+                operation: "Decrypt",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("unreachable"));
+}
+
+#[tokio::test]
+async fn not_provisioned_is_refused_without_calling_kms() {
+    let e = env().await;
+    let client = KmsClient::new(&e.settings("prod")).await.unwrap();
+    let err = kms::open_key_store(&client, e.attestor.clone(), &e.keys, SystemClock.now_ms())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            KmsError::KeySet(zenalyze_enclave::KeySetError::NotProvisioned(_))
+        ),
+        "{err}"
+    );
+    assert_eq!(e.kms.fake.signed_requests.load(Ordering::SeqCst), 0);
+    assert!(KmsClient::new(&e.settings("Bad Name")).await.is_err());
+}
+
+// ---- through the egress proxy, over TLS --------------------------------
+
+/// The fake KMS behind TLS (rcgen certificate for `localhost`).
+async fn start_tls_fake(dev_root: &DevRoot) -> (Arc<Fake>, u16, String) {
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    use hyper_util::service::TowerToHyperService;
+    let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let cert_pem = ck.cert.pem();
+    let key_der =
+        rustls::pki_types::PrivateKeyDer::try_from(ck.signing_key.serialize_der()).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(vec![ck.cert.der().clone()], key_der)
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let fake = new_fake(dev_root);
+    let app = router(fake.clone());
+    tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                continue;
+            };
+            let acceptor = acceptor.clone();
+            let app = app.clone();
+            tokio::spawn(async move {
+                let Ok(tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(tls), TowerToHyperService::new(app))
+                    .await;
+            });
+        }
+    });
+    (fake, port, cert_pem)
+}
+
+async fn start_egress(allow: &str) -> String {
+    let mut cfg = zenalyze_egress::ProxyConfig::new(allow.parse().unwrap());
+    cfg.deny_private = false;
+    let listener = zenalyze_transport::Listener::bind(&"tcp:127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let addr = listener.local_address().unwrap().to_string();
+    tokio::spawn(zenalyze_egress::serve(listener, cfg));
+    addr
+}
+
+#[tokio::test]
+async fn through_the_egress_proxy_over_tls() {
+    let tmp = tempfile::tempdir().unwrap();
+    let keys = tmp.path().join("keys");
+    let attestor = Arc::new(
+        DevAttestor::load_or_create(tmp.path(), "enclave-egress", SystemClock.now_ms()).unwrap(),
+    );
+    let (fake, port, ca_pem) = start_tls_fake(attestor.root()).await;
+    let proxy = start_egress(&format!("localhost:{port}")).await;
+    let mut s = settings(format!("https://localhost:{port}"), "prod");
+    s.extra_ca_pem = Some(ca_pem.clone().into_bytes());
+    s.egress = Some(proxy.parse().unwrap());
+    let client = KmsClient::new(&s).await.unwrap();
+    let prov = kms::provision(&client, &keys, SystemClock.now_ms())
+        .await
+        .unwrap();
+    let store = kms::open_key_store(&client, attestor.clone(), &keys, SystemClock.now_ms())
+        .await
+        .unwrap();
+    let enclave = EnclaveBuilder::new(&keys, Arc::new(OfflineAnalyzer::new()))
+        .attestor(attestor.clone())
+        .key_store(store)
+        .build()
+        .unwrap();
+    assert_eq!(enclave.key_config(), prov.key_config);
+    assert_eq!(fake.decrypts_with_recipient.load(Ordering::SeqCst), 1);
+
+    // A proxy whose allowlist does not name the KMS endpoint: no way out.
+    let closed_proxy = start_egress("kms.eu-west-1.amazonaws.com:443").await;
+    let mut s2 = s.clone();
+    s2.egress = Some(closed_proxy.parse().unwrap());
+    s2.timeout = Duration::from_secs(3);
+    let client = KmsClient::new(&s2).await.unwrap();
+    let err = kms::open_key_store(&client, attestor.clone(), &keys, SystemClock.now_ms())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, KmsError::Unreachable { .. }), "{err}");
+    assert_eq!(fake.decrypts_with_recipient.load(Ordering::SeqCst), 1);
+
+    // Without the test CA the endpoint's certificate is not trusted.
+    let mut s3 = s.clone();
+    s3.extra_ca_pem = None;
+    s3.timeout = Duration::from_secs(3);
+    let client = KmsClient::new(&s3).await.unwrap();
+    let err = kms::open_key_store(&client, attestor, &keys, SystemClock.now_ms())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, KmsError::Unreachable { .. }), "{err}");
+}
