@@ -184,6 +184,7 @@ async function loadEntries() {
   renderEntries(more);
   if (entries.length > 0) {
     noteBackend(`listed ${entries.length} envelope(s), e.g. ${entries[0].envelope.slice(0, 24)}…`);
+    $('who-gateway').textContent = `Holds ${entries.length}${more ? '+' : ''} envelope(s) of user ${state.userId}, newest ${entries[0].id}. Audit events name the operation, user id and record id, no content.`;
   }
 }
 
