@@ -193,16 +193,16 @@ async fn page() -> Response {
     res
 }
 
-async fn asset(Path(path): Path<String>) -> Response {
-    match lookup_asset(&path) {
-        Some((body, content_type)) => static_response(body, content_type),
-        None => problem(
+async fn asset(Path(path): Path<String>) -> Result<Response, Problem> {
+    let (body, content_type) = lookup_asset(&path).ok_or_else(|| {
+        problem(
             StatusCode::NOT_FOUND,
             "not-found",
             "Not Found",
             "no such demo asset",
-        ),
-    }
+        )
+    })?;
+    Ok(static_response(body, content_type))
 }
 
 /// A JSON answer of the demo backend (never cached: it carries envelopes).
@@ -226,29 +226,48 @@ fn ok_json(status: StatusCode, value: &impl Serialize) -> Response {
             "internal",
             "Internal Server Error",
             "the answer could not be encoded",
-        ),
+        )
+        .into_response(),
     }
 }
 
 /// An RFC 9457 problem with the gateway's type URIs. `detail` is written
 /// here, never an echo of submitted data.
+struct Problem {
+    status: StatusCode,
+    slug: &'static str,
+    title: &'static str,
+    detail: String,
+}
+
 fn problem(
     status: StatusCode,
     slug: &'static str,
     title: &'static str,
     detail: impl Into<String>,
-) -> Response {
-    let body = json!({
-        "type": format!("https://zenalyze.dev/problems/{slug}"),
-        "title": title,
-        "status": status.as_u16(),
-        "detail": detail.into(),
-    });
-    json_response(
+) -> Problem {
+    Problem {
         status,
-        body.to_string().into_bytes(),
-        "application/problem+json",
-    )
+        slug,
+        title,
+        detail: detail.into(),
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let body = json!({
+            "type": format!("https://zenalyze.dev/problems/{}", self.slug),
+            "title": self.title,
+            "status": self.status.as_u16(),
+            "detail": self.detail,
+        });
+        json_response(
+            self.status,
+            body.to_string().into_bytes(),
+            "application/problem+json",
+        )
+    }
 }
 
 async fn api_config(State(demo): State<Arc<Demo>>) -> Response {
@@ -269,7 +288,7 @@ fn is_record_id(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
 }
 
-fn bad_user_id() -> Response {
+fn bad_user_id() -> Problem {
     problem(
         StatusCode::UNPROCESSABLE_ENTITY,
         "validation-failed",
@@ -278,7 +297,7 @@ fn bad_user_id() -> Response {
     )
 }
 
-fn server(demo: &Demo) -> Result<&ZenalyzeServer, Response> {
+fn server(demo: &Demo) -> Result<&ZenalyzeServer, Problem> {
     demo.server.as_ref().map_err(|reason| {
         problem(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -290,7 +309,7 @@ fn server(demo: &Demo) -> Result<&ZenalyzeServer, Response> {
 }
 
 /// The answer for a failed server SDK call.
-fn sdk_problem(e: &zenalyze_server::Error) -> Response {
+fn sdk_problem(e: zenalyze_server::Error) -> Problem {
     use zenalyze_server::Error as E;
     match e {
         E::InvalidEnvelope { code } => problem(
@@ -303,7 +322,7 @@ fn sdk_problem(e: &zenalyze_server::Error) -> Response {
             StatusCode::UNPROCESSABLE_ENTITY,
             "validation-failed",
             "Validation Failed",
-            *reason,
+            reason,
         ),
         E::Api(api) if api.status == 404 => problem(
             StatusCode::NOT_FOUND,
@@ -381,7 +400,7 @@ fn is_json(headers: &HeaderMap) -> bool {
 
 /// Parses and checks a `POST /demo/api/entries` body: exactly
 /// `{user_id, envelope}`, a demo user id and a well-formed v1 envelope.
-fn parse_new_entry(headers: &HeaderMap, body: &[u8]) -> Result<NewEntry, Response> {
+fn parse_new_entry(headers: &HeaderMap, body: &[u8]) -> Result<NewEntry, Problem> {
     if !is_json(headers) {
         return Err(problem(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -435,35 +454,31 @@ fn parse_new_entry(headers: &HeaderMap, body: &[u8]) -> Result<NewEntry, Respons
     Ok(entry)
 }
 
-async fn create_entry(State(demo): State<Arc<Demo>>, headers: HeaderMap, body: Bytes) -> Response {
-    let entry = match parse_new_entry(&headers, &body) {
-        Ok(e) => e,
-        Err(res) => return res,
-    };
-    let server = match server(&demo) {
-        Ok(s) => s,
-        Err(res) => return res,
-    };
+async fn create_entry(
+    State(demo): State<Arc<Demo>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, Problem> {
+    let entry = parse_new_entry(&headers, &body)?;
+    let server = server(&demo)?;
     let received_prefix = format!(
         "{}…",
         &entry.envelope[..RECEIVED_PREFIX_CHARS.min(entry.envelope.len())]
     );
     let (key, value) = RECORD_APP_METADATA;
-    match server
+    let stored = server
         .store_encrypted(StoreEncrypted::new(entry.user_id, entry.envelope).metadata(key, value))
         .await
-    {
-        Ok(stored) => ok_json(
-            StatusCode::CREATED,
-            &Created {
-                id: stored.id,
-                created_at: stored.created_at,
-                size: stored.size,
-                received_prefix,
-            },
-        ),
-        Err(e) => sdk_problem(&e),
-    }
+        .map_err(sdk_problem)?;
+    Ok(ok_json(
+        StatusCode::CREATED,
+        &Created {
+            id: stored.id,
+            created_at: stored.created_at,
+            size: stored.size,
+            received_prefix,
+        },
+    ))
 }
 
 #[derive(Deserialize)]
@@ -473,7 +488,7 @@ struct UserQuery {
 
 fn user_from_query(
     q: Result<Query<UserQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<String, Response> {
+) -> Result<String, Problem> {
     match q {
         Ok(Query(UserQuery { user_id: Some(u) })) if is_demo_user_id(&u) => Ok(u),
         _ => Err(bad_user_id()),
@@ -488,78 +503,62 @@ fn is_demo_record(metadata: &std::collections::BTreeMap<String, String>) -> bool
 async fn list_entries(
     State(demo): State<Arc<Demo>>,
     query: Result<Query<UserQuery>, axum::extract::rejection::QueryRejection>,
-) -> Response {
-    let user_id = match user_from_query(query) {
-        Ok(u) => u,
-        Err(res) => return res,
-    };
-    let server = match server(&demo) {
-        Ok(s) => s,
-        Err(res) => return res,
-    };
-    match server
+) -> Result<Response, Problem> {
+    let user_id = user_from_query(query)?;
+    let page = server(&demo)?
         .list_records(ListRecords::new(user_id).limit(LIST_LIMIT))
         .await
-    {
-        Ok(page) => ok_json(
-            StatusCode::OK,
-            &EntryList {
-                more: page.next_cursor.is_some(),
-                entries: page
-                    .records
-                    .into_iter()
-                    .filter(|r| is_demo_record(&r.metadata))
-                    .map(|r| Entry {
-                        id: r.id,
-                        created_at: r.created_at,
-                        envelope: r.encrypted_data,
-                    })
-                    .collect(),
-            },
-        ),
-        Err(e) => sdk_problem(&e),
-    }
+        .map_err(sdk_problem)?;
+    Ok(ok_json(
+        StatusCode::OK,
+        &EntryList {
+            more: page.next_cursor.is_some(),
+            entries: page
+                .records
+                .into_iter()
+                .filter(|r| is_demo_record(&r.metadata))
+                .map(|r| Entry {
+                    id: r.id,
+                    created_at: r.created_at,
+                    envelope: r.encrypted_data,
+                })
+                .collect(),
+        },
+    ))
 }
 
 async fn read_entry(
     State(demo): State<Arc<Demo>>,
     Path(id): Path<String>,
     query: Result<Query<UserQuery>, axum::extract::rejection::QueryRejection>,
-) -> Response {
-    let user_id = match user_from_query(query) {
-        Ok(u) => u,
-        Err(res) => return res,
-    };
+) -> Result<Response, Problem> {
+    let user_id = user_from_query(query)?;
     if !is_record_id(&id) {
-        return problem(
+        return Err(problem(
             StatusCode::BAD_REQUEST,
             "invalid-parameter",
             "Invalid Parameter",
             "not a record id",
-        );
+        ));
     }
-    let server = match server(&demo) {
-        Ok(s) => s,
-        Err(res) => return res,
-    };
-    match server.get_record(&id).await {
-        // Another user's record is "not found", like a missing one.
-        Ok(r) if r.user_id == user_id && is_demo_record(&r.metadata) => ok_json(
-            StatusCode::OK,
-            &Entry {
-                id: r.id,
-                created_at: r.created_at,
-                envelope: r.encrypted_data,
-            },
-        ),
-        Ok(_) => problem(
+    let r = server(&demo)?.get_record(&id).await.map_err(sdk_problem)?;
+    // Another user's record is "not found", like a missing one.
+    if r.user_id != user_id || !is_demo_record(&r.metadata) {
+        return Err(problem(
             StatusCode::NOT_FOUND,
             "not-found",
             "Not Found",
             "no such entry",
-        ),
-        Err(e) => sdk_problem(&e),
+        ));
     }
+    Ok(ok_json(
+        StatusCode::OK,
+        &Entry {
+            id: r.id,
+            created_at: r.created_at,
+            envelope: r.encrypted_data,
+        },
+    ))
 }
 
 #[cfg(test)]
@@ -661,7 +660,7 @@ mod tests {
         assert!(parse_new_entry(&json, ok.as_bytes()).is_ok());
         let status = |h: &HeaderMap, b: &str| match parse_new_entry(h, b.as_bytes()) {
             Ok(_) => 200,
-            Err(r) => r.status().as_u16(),
+            Err(p) => p.status.as_u16(),
         };
         assert_eq!(status(&HeaderMap::new(), &ok), 415);
         assert_eq!(status(&json, "{"), 400);
