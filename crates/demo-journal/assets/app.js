@@ -256,7 +256,7 @@ async function analyze() {
     const cfg = await config();
     await loadEntries();
     const readable = state.entries.filter((e) => e.value).reverse(); // oldest first
-    if (readable.length === 0) throw new Error('write an entry first');
+    if (readable.length === 0) throw new Error(state.entries.length > 0 ? 'none of the listed entries opens with this key' : 'write an entry first');
     state.ai ??= new ZenalyzeAI({ baseUrl: window.location.origin, apiKey: cfg.publishable_key, policy: cfg.attestation_policy });
     const { attestation } = await state.ai.attest();
     renderAttestation(attestation, readable.length);
