@@ -5,13 +5,20 @@
 //! root in `--data-dir` when absent. It prints one JSON line on stdout when
 //! it listens (address, enclave id, key id, development root fingerprint)
 //! and logs JSON to stderr (sizes, timings and request ids only).
+//!
+//! In production (`--keyset kms`, cargo feature `aws-kms`, implied by
+//! `nitro`) the HPKE key set is never created here: it is provisioned once on
+//! the parent with `zenalyze enclave provision-keyset` (KMS
+//! `GenerateDataKey`), and each enclave unwraps its data key at start with
+//! KMS `Decrypt` and a recipient attestation document. Any KMS failure stops
+//! the start-up; there is no fallback to a development key.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use clap::{Args, ValueEnum};
+use clap::{Args, Subcommand, ValueEnum};
 use zenalyze_ai_providers::anthropic::{Anthropic, AnthropicConfig};
 use zenalyze_ai_providers::offline::OfflineAnalyzer;
 use zenalyze_ai_providers::openai::{OpenAiCompatible, OpenAiConfig};
@@ -30,15 +37,88 @@ pub enum ProviderKind {
     Anthropic,
 }
 
+/// Where the HPKE key set comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum KeySetSource {
+    /// Development: sealed under DATA_DIR/root.key, created when absent.
+    Dev,
+    /// Production: provisioned key set whose data key AWS KMS unwraps for this attested enclave.
+    Kms,
+}
+
+/// Which attestor issues documents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AttestorKind {
+    /// `nitro` for `--keyset kms` in a build with the `nitro` feature, else `development`.
+    Auto,
+    /// Debug-mode documents signed by the local development root.
+    Development,
+    /// The AWS Nitro Secure Module (/dev/nsm; `nitro` feature).
+    Nitro,
+}
+
+/// KMS options shared by the enclave and `provision-keyset`.
+#[derive(Debug, Clone, Args)]
+pub struct KmsArgs {
+    /// KMS key id, ARN or alias wrapping the key set's data key.
+    #[arg(long, env = "ZENALYZE_ENCLAVE_KMS_KEY_ID")]
+    pub kms_key_id: Option<String>,
+    /// Deployment name bound into the KMS encryption context ([a-z0-9][a-z0-9._-]{0,63}).
+    #[arg(long, env = "ZENALYZE_ENCLAVE_DEPLOYMENT")]
+    pub deployment: Option<String>,
+    /// KMS endpoint override (VPC endpoint, or a local test server).
+    #[arg(long, env = "ZENALYZE_ENCLAVE_KMS_ENDPOINT")]
+    pub kms_endpoint: Option<String>,
+    /// AWS region (default: AWS_REGION / the SDK's region chain).
+    #[arg(long, env = "AWS_REGION")]
+    pub region: Option<String>,
+    /// Timeout of each KMS call, seconds.
+    #[arg(long, default_value_t = 10)]
+    pub kms_timeout_secs: u64,
+}
+
+/// Verbs under `zenalyze enclave`.
+#[derive(Debug, Subcommand)]
+pub enum EnclaveCommand {
+    /// Parent side: create a deployment's HPKE key set sealed under a fresh KMS data key
+    /// (GenerateDataKey); writes hpke-keyset.sealed and hpke-keyset.datakey.kms (0600).
+    ProvisionKeyset(ProvisionArgs),
+}
+
+/// Arguments of `zenalyze enclave provision-keyset`.
+#[derive(Debug, Args)]
+pub struct ProvisionArgs {
+    /// Output directory (created 0700 when absent); existing key set files are never overwritten.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// KMS options (--kms-key-id and --deployment are required).
+    #[command(flatten)]
+    pub kms: KmsArgs,
+}
+
 /// Arguments of `zenalyze enclave`.
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct EnclaveArgs {
+    /// Sub-verb (without one, the enclave runs).
+    #[command(subcommand)]
+    pub command: Option<EnclaveCommand>,
     /// Where to listen: vsock:PORT, vsock:CID:PORT, unix:PATH or tcp:HOST:PORT.
     #[arg(long, env = "ZENALYZE_ENCLAVE_LISTEN")]
-    pub listen: String,
-    /// Data directory: root.key (0600), sealed HPKE key set, development attestation root.
+    pub listen: Option<String>,
+    /// Data directory: sealed HPKE key set (and root.key in development, or the
+    /// KMS-wrapped data key in production), development attestation root.
     #[arg(long, env = "ZENALYZE_ENCLAVE_DATA_DIR")]
-    pub data_dir: PathBuf,
+    pub data_dir: Option<PathBuf>,
+    /// Key set source: dev (local root key) or kms (provisioned, unwrapped by AWS KMS).
+    #[arg(long, value_enum, default_value_t = KeySetSource::Dev, env = "ZENALYZE_ENCLAVE_KEYSET")]
+    pub keyset: KeySetSource,
+    /// Attestor.
+    #[arg(long, value_enum, default_value_t = AttestorKind::Auto, env = "ZENALYZE_ENCLAVE_ATTESTOR")]
+    pub attestor: AttestorKind,
+    /// KMS options for --keyset kms (KMS is reached through --egress when set).
+    #[command(flatten)]
+    pub kms: KmsArgs,
     /// AI provider.
     #[arg(long, value_enum, default_value_t = ProviderKind::Offline, env = "ZENALYZE_ENCLAVE_PROVIDER")]
     pub provider: ProviderKind,
@@ -133,22 +213,164 @@ async fn provider(
     Ok((p, shim))
 }
 
-/// Runs the enclave until Ctrl-C / SIGTERM.
+fn now_ms() -> u64 {
+    use zenalyze_enclave::Clock as _;
+    zenalyze_enclave::SystemClock.now_ms()
+}
+
+/// KMS settings from the options (`egress`: the enclave's egress proxy).
+#[cfg(feature = "aws-kms")]
+fn kms_settings(
+    args: &KmsArgs,
+    egress: Option<Address>,
+) -> anyhow::Result<zenalyze_enclave::kms::KmsSettings> {
+    let key_id = args
+        .kms_key_id
+        .clone()
+        .context("--kms-key-id is required for the KMS key set")?;
+    let deployment = args
+        .deployment
+        .clone()
+        .context("--deployment is required for the KMS key set")?;
+    if args.kms_timeout_secs == 0 {
+        bail!("--kms-timeout-secs must be positive");
+    }
+    let mut s = zenalyze_enclave::kms::KmsSettings::new(key_id, deployment);
+    s.region = args.region.clone();
+    s.endpoint = args.kms_endpoint.clone();
+    s.timeout = Duration::from_secs(args.kms_timeout_secs);
+    s.egress = egress;
+    Ok(s)
+}
+
+#[cfg(not(feature = "aws-kms"))]
+const NO_KMS: &str =
+    "the KMS key set is not compiled in: build zenalyze with --features aws-kms (implied by nitro)";
+
+/// `zenalyze enclave provision-keyset`.
+#[cfg(feature = "aws-kms")]
+async fn provision_keyset(args: ProvisionArgs) -> anyhow::Result<()> {
+    let settings = kms_settings(&args.kms, None)?;
+    let client = zenalyze_enclave::kms::KmsClient::new(&settings).await?;
+    let done = zenalyze_enclave::kms::provision(&client, &args.out, now_ms())
+        .await
+        .context("key set provisioning failed")?;
+    println!(
+        "{}",
+        serde_json::json!({
+            "event": "provisioned",
+            "deployment": settings.deployment,
+            "kms_key_id": settings.key_id,
+            "keyset": done.keyset_path,
+            "data_key": done.data_key_path,
+            "key_id": done.key_config.key_id(),
+            "key_config": hex::encode(done.key_config.encode()),
+        })
+    );
+    Ok(())
+}
+
+#[cfg(not(feature = "aws-kms"))]
+async fn provision_keyset(_args: ProvisionArgs) -> anyhow::Result<()> {
+    bail!(NO_KMS)
+}
+
+fn attestor(
+    args: &EnclaveArgs,
+    data_dir: &std::path::Path,
+    enclave_id: &str,
+) -> anyhow::Result<Arc<dyn zenalyze_enclave::Attestor>> {
+    let nitro = match args.attestor {
+        AttestorKind::Nitro => true,
+        AttestorKind::Development => false,
+        AttestorKind::Auto => cfg!(feature = "nitro") && args.keyset == KeySetSource::Kms,
+    };
+    if nitro {
+        #[cfg(feature = "nitro")]
+        {
+            let a = zenalyze_enclave::attest::nitro::NsmAttestor::open()
+                .context("cannot open the Nitro Secure Module")?;
+            return Ok(Arc::new(a));
+        }
+        #[cfg(not(feature = "nitro"))]
+        bail!("--attestor nitro is not compiled in: build zenalyze with --features nitro");
+    }
+    let a = zenalyze_enclave::DevAttestor::load_or_create(data_dir, enclave_id, now_ms())
+        .context("cannot set up the development attestor")?;
+    Ok(Arc::new(a))
+}
+
+/// The production key store: the data key unwrapped by KMS for this enclave.
+#[cfg(feature = "aws-kms")]
+async fn kms_key_store(
+    args: &EnclaveArgs,
+    data_dir: &std::path::Path,
+    attestor: Arc<dyn zenalyze_enclave::Attestor>,
+) -> anyhow::Result<zenalyze_enclave::KeyStore> {
+    let egress = match &args.egress {
+        Some(e) => Some(e.parse::<Address>().context("invalid --egress address")?),
+        None => None,
+    };
+    let settings = kms_settings(&args.kms, egress)?;
+    let client = zenalyze_enclave::kms::KmsClient::new(&settings).await?;
+    zenalyze_enclave::kms::open_key_store(&client, attestor, data_dir, now_ms())
+        .await
+        .context("cannot unwrap the HPKE key set with AWS KMS; refusing to start")
+}
+
+#[cfg(not(feature = "aws-kms"))]
+async fn kms_key_store(
+    _args: &EnclaveArgs,
+    _data_dir: &std::path::Path,
+    _attestor: Arc<dyn zenalyze_enclave::Attestor>,
+) -> anyhow::Result<zenalyze_enclave::KeyStore> {
+    bail!(NO_KMS)
+}
+
+/// Runs the enclave until Ctrl-C / SIGTERM, or a sub-verb.
 pub async fn run(args: EnclaveArgs) -> anyhow::Result<()> {
+    if let Some(EnclaveCommand::ProvisionKeyset(p)) = args.command {
+        return provision_keyset(p).await;
+    }
     init_logging();
-    let listen: Address = args.listen.parse().context("invalid --listen address")?;
+    let listen: Address = args
+        .listen
+        .as_deref()
+        .context("--listen is required")?
+        .parse()
+        .context("invalid --listen address")?;
+    let data_dir = args.data_dir.clone().context("--data-dir is required")?;
     if args.rotate_every_secs == 0 || args.maintenance_secs == 0 {
         bail!("--rotate-every-secs and --maintenance-secs must be positive");
     }
+    let enclave_id = args
+        .enclave_id
+        .clone()
+        .unwrap_or_else(zenalyze_enclave::new_enclave_id);
+    if !data_dir.exists() {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&data_dir)
+            .with_context(|| format!("cannot create {}", data_dir.display()))?;
+    }
+    let attestor = attestor(&args, &data_dir, &enclave_id)?;
+    let key_store = match args.keyset {
+        KeySetSource::Dev => None,
+        KeySetSource::Kms => Some(kms_key_store(&args, &data_dir, attestor.clone()).await?),
+    };
     let (provider, _shim) = provider(&args).await?;
-    let mut builder = EnclaveBuilder::new(&args.data_dir, provider)
+    let mut builder = EnclaveBuilder::new(&data_dir, provider)
         .rotation(
             Duration::from_secs(args.rotate_every_secs),
             Duration::from_secs(args.grace_secs),
         )
-        .max_concurrent(args.max_concurrent);
-    if let Some(id) = &args.enclave_id {
-        builder = builder.enclave_id(id.clone());
+        .max_concurrent(args.max_concurrent)
+        .attestor(attestor.clone())
+        .enclave_id(enclave_id);
+    if let Some(store) = key_store {
+        builder = builder.key_store(store);
     }
     let enclave = tokio::task::spawn_blocking(move || builder.build())
         .await
@@ -158,11 +380,13 @@ pub async fn run(args: EnclaveArgs) -> anyhow::Result<()> {
         .spawn(&listen, Duration::from_secs(args.maintenance_secs))
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
-    let dev_root =
-        std::fs::read_to_string(args.data_dir.join(zenalyze_enclave::attest::DEV_ROOT_FILE))
-            .ok()
-            .and_then(|pem| zenalyze_attestation::dev::DevRoot::from_pem(&pem).ok())
-            .map(|r| r.sha256_fingerprint_hex());
+    let dev_root = (attestor.kind() == "development")
+        .then(|| {
+            std::fs::read_to_string(data_dir.join(zenalyze_enclave::attest::DEV_ROOT_FILE)).ok()
+        })
+        .flatten()
+        .and_then(|pem| zenalyze_attestation::dev::DevRoot::from_pem(&pem).ok())
+        .map(|r| r.sha256_fingerprint_hex());
     println!(
         "{}",
         serde_json::json!({
@@ -170,6 +394,8 @@ pub async fn run(args: EnclaveArgs) -> anyhow::Result<()> {
             "address": running.address.to_string(),
             "enclave_id": running.enclave.enclave_id(),
             "key_id": running.enclave.key_config().key_id(),
+            "keyset": if args.keyset == KeySetSource::Kms { "kms" } else { "dev" },
+            "attestor": attestor.kind(),
             "dev_root_sha256": dev_root,
         })
     );
