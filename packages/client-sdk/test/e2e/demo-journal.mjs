@@ -187,9 +187,9 @@ try {
   const ready = () => page.waitForSelector('body[data-ready="true"]');
   const idle = () => page.waitForFunction(() => document.body.dataset.busy === undefined);
 
-  async function signIn() {
+  async function signIn(password = 'correct horse battery staple') {
     await byId('email').fill('Alex.Demo@Example.com');
-    await byId('password').fill('correct horse battery staple');
+    await byId('password').fill(password);
     await byId('sign-in').click();
     await byId('journal').waitFor({ state: 'visible' });
     await idle();
@@ -249,6 +249,15 @@ try {
   // 5. Screenshot.
   await page.screenshot({ path: screenshotPath, fullPage: true });
   check(existsSync(screenshotPath) && statSync(screenshotPath).size > 10_000, `screenshot written to ${path.relative(repoRoot, screenshotPath)}`);
+
+  // Same email, another password: another key; the envelopes do not open.
+  await byId('sign-out').click();
+  await signIn('not the password');
+  check((await byId('user-id').textContent()) === userId, 'wrong password: same user id (derived from the email only)');
+  check(
+    (await byId('entry').count()) === 2 && (await page.locator('[data-testid="entry"] .locked').count()) === 2 && (await page.locator('[data-testid="read-entry"]:disabled').count()) === 2,
+    'wrong password: both entries are listed but neither decrypts',
+  );
 
   await context.close();
 
