@@ -5,7 +5,7 @@
 //! kept on disk only sealed: in development with AES-256-GCM under the local
 //! root key `DIR/root.key` (32 random bytes, mode 0600; looser permissions
 //! are refused), in production under a 32-byte data key unwrapped by AWS KMS
-//! for an attested enclave (see [`crate::kms`] with the `kms` feature), with
+//! for an attested enclave (module `kms`, cargo feature `kms`), with
 //! an AAD naming the purpose. Every enclave process
 //! started on the same data directory unwraps the same key set and so serves
 //! the same key config. Rotation writes a new blob atomically (write, fsync,

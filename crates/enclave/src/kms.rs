@@ -3,9 +3,9 @@
 //!
 //! Files (in the data directory, mode 0600):
 //!
-//! * [`KEYSET_FILE`](crate::keyset::KEYSET_FILE): the key set sealed
+//! * [`KEYSET_FILE`]: the key set sealed
 //!   (AES-256-GCM, the format of [`KeySet::seal`]) under a 32-byte data key;
-//! * [`DATA_KEY_FILE`](crate::keyset::DATA_KEY_FILE): that data key as the
+//! * [`DATA_KEY_FILE`]: that data key as the
 //!   KMS `CiphertextBlob` of `GenerateDataKey`, under the encryption context
 //!   `{"zenalyze:purpose": "enclave-hpke-keyset", "zenalyze:deployment": NAME}`.
 //!
