@@ -37,6 +37,7 @@ use std::time::Duration;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region};
+use aws_credential_types::provider::error::CredentialsError;
 use aws_sdk_kms::config::{Credentials, HttpClient, RuntimeComponents};
 use aws_sdk_kms::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_kms::primitives::Blob;
@@ -109,6 +110,15 @@ pub enum KmsError {
         code: String,
         /// Service message.
         message: String,
+    },
+    /// No AWS credentials were found (inside Nitro: none passed to the
+    /// enclave's environment).
+    #[error("no AWS credentials for {operation}: {detail}")]
+    NoCredentials {
+        /// `GenerateDataKey` or `Decrypt`.
+        operation: &'static str,
+        /// The credential chain's explanation.
+        detail: String,
     },
     /// The answer is not what was asked for (missing field, wrong size).
     #[error("AWS KMS answer is malformed: {0}")]
@@ -277,7 +287,7 @@ fn chain<E: std::error::Error>(e: &E) -> String {
 fn map_sdk_error<E, R>(operation: &'static str, e: SdkError<E, R>) -> KmsError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
+    R: std::fmt::Debug + 'static,
 {
     match &e {
         SdkError::ServiceError(se) => {
@@ -306,11 +316,30 @@ where
             }
         }
         SdkError::ResponseError(_) => KmsError::MalformedAnswer("response could not be parsed"),
+        SdkError::ConstructionFailure(_) => KmsError::Config(format!(
+            "{operation} request could not be built: {}",
+            chain(&e)
+        )),
+        _ if has_source::<CredentialsError>(&e) => KmsError::NoCredentials {
+            operation,
+            detail: chain(&e),
+        },
         _ => KmsError::Unreachable {
             operation,
             detail: chain(&e),
         },
     }
+}
+
+fn has_source<T: std::error::Error + 'static>(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        if err.is::<T>() {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
 }
 
 impl KmsClient {
@@ -406,12 +435,11 @@ impl KmsClient {
         let plain = out.plaintext().ok_or(KmsError::MalformedAnswer(
             "GenerateDataKey returned no Plaintext",
         ))?;
-        let key: Zeroizing<[u8; 32]> = Zeroizing::new(
-            plain
-                .as_ref()
-                .try_into()
-                .map_err(|_| KmsError::MalformedAnswer("data key is not 32 bytes"))?,
-        );
+        if plain.as_ref().len() != 32 {
+            return Err(KmsError::MalformedAnswer("data key is not 32 bytes"));
+        }
+        let mut key = Zeroizing::new([0u8; 32]);
+        key.copy_from_slice(plain.as_ref());
         let blob = out
             .ciphertext_blob()
             .map(|b| b.as_ref().to_vec())
@@ -510,11 +538,15 @@ pub async fn unwrap_data_key(
     let document = attestor.attest(recipient.public_key_der(), None, &nonce, now_ms)?;
     let cfr = client.decrypt_for_recipient(wrapped, &document).await?;
     let plain = recipient.open(&cfr)?;
-    let key: [u8; 32] = plain
-        .as_slice()
-        .try_into()
-        .map_err(|_| KmsError::MalformedAnswer("unwrapped data key is not 32 bytes"))?;
-    Ok(Zeroizing::new(key))
+    drop(recipient);
+    if plain.len() != 32 {
+        return Err(KmsError::MalformedAnswer(
+            "unwrapped data key is not 32 bytes",
+        ));
+    }
+    let mut key = Zeroizing::new([0u8; 32]);
+    key.copy_from_slice(&plain);
+    Ok(key)
 }
 
 /// Start-up in production: reads `DIR/`[`DATA_KEY_FILE`], unwraps it with
