@@ -9,6 +9,13 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// mimalloc instead of the system allocator: the gateway allocates and
+/// frees many small buffers per request (JSON, base64, headers), and glibc's
+/// malloc spent about a fifth of the server's CPU in the encrypt benchmark
+/// (`perf`, docs/benchmarks-kms.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod api_keys_cmd;
 mod attestation_cmd;
 mod audit_cmd;
