@@ -9,8 +9,11 @@
 //! In production (`--keyset kms`, cargo feature `aws-kms`, implied by
 //! `nitro`) the HPKE key set is never created here: it is provisioned once on
 //! the parent with `zenalyze enclave provision-keyset` (KMS
-//! `GenerateDataKey`), and each enclave unwraps its data key at start with
-//! KMS `Decrypt` and a recipient attestation document. Any KMS failure stops
+//! `GenerateDataKey`; `--rotation-interval-secs`, `--grace-secs`), and each
+//! enclave unwraps its data key at start with KMS `Decrypt` and a recipient
+//! attestation document. The provisioned blob is a key schedule: every
+//! enclave derives the same key per rotation epoch, so rotation needs no
+//! shared disk and no further KMS call. Any KMS failure stops
 //! the start-up; there is no fallback to a development key.
 
 use std::path::PathBuf;
@@ -94,6 +97,14 @@ pub struct ProvisionArgs {
     /// KMS options (--kms-key-id and --deployment are required).
     #[command(flatten)]
     pub kms: KmsArgs,
+    /// Rotation interval of the key schedule, seconds (300..=31622400); every
+    /// enclave derives the same key for each epoch floor(unix time / interval).
+    #[arg(long, default_value_t = 86_400)]
+    pub rotation_interval_secs: u64,
+    /// Grace period of the previous epoch's key after a boundary, seconds
+    /// (30..=interval/2).
+    #[arg(long, default_value_t = 3_600)]
+    pub grace_secs: u64,
 }
 
 /// Arguments of `zenalyze enclave`.
@@ -132,10 +143,11 @@ pub struct EnclaveArgs {
     /// Base URL of an OpenAI-compatible server (https), instead of api.openai.com.
     #[arg(long, env = "ZENALYZE_ENCLAVE_BASE_URL")]
     pub base_url: Option<String>,
-    /// HPKE key rotation interval, seconds.
+    /// HPKE key rotation interval of the development key set, seconds (a
+    /// provisioned KMS key schedule carries its own interval and grace).
     #[arg(long, default_value_t = 86_400)]
     pub rotate_every_secs: u64,
-    /// Grace period of the previous HPKE key, seconds.
+    /// Grace period of the previous HPKE key (development key set), seconds.
     #[arg(long, default_value_t = 3_600)]
     pub grace_secs: u64,
     /// How often to check for rotation / reload the shared key set, seconds.
@@ -250,9 +262,16 @@ const NO_KMS: &str =
 /// `zenalyze enclave provision-keyset`.
 #[cfg(feature = "aws-kms")]
 async fn provision_keyset(args: ProvisionArgs) -> anyhow::Result<()> {
+    let params = zenalyze_enclave::ScheduleParams {
+        interval_secs: args.rotation_interval_secs,
+        grace_secs: args.grace_secs,
+    };
+    params
+        .validate()
+        .context("invalid --rotation-interval-secs / --grace-secs")?;
     let settings = kms_settings(&args.kms, None)?;
     let client = zenalyze_enclave::kms::KmsClient::new(&settings).await?;
-    let done = zenalyze_enclave::kms::provision(&client, &args.out, now_ms())
+    let done = zenalyze_enclave::kms::provision_schedule(&client, &args.out, now_ms(), params)
         .await
         .context("key set provisioning failed")?;
     println!(
@@ -265,6 +284,8 @@ async fn provision_keyset(args: ProvisionArgs) -> anyhow::Result<()> {
             "data_key": done.data_key_path,
             "key_id": done.key_config.key_id(),
             "key_config": hex::encode(done.key_config.encode()),
+            "rotation_interval_secs": params.interval_secs,
+            "grace_secs": params.grace_secs,
         })
     );
     Ok(())

@@ -11,6 +11,11 @@
 //! the same key config. Rotation writes a new blob atomically (write, fsync,
 //! rename) under a lock file; other processes pick it up on their next
 //! reload.
+//!
+//! That random rotation through a shared directory is the development key
+//! store (format v1). A production blob provisioned through KMS holds a
+//! key schedule instead (format v2, [`crate::schedule`]): every enclave
+//! derives the same key per epoch, with no shared directory.
 
 use std::fs;
 use std::io::Write;
@@ -23,6 +28,8 @@ use serde::{Deserialize, Serialize};
 use zenalyze_ehbp::ServerKey;
 use zeroize::{Zeroize, Zeroizing};
 
+use crate::schedule::KeySchedule;
+
 /// File name of the development root key.
 pub const ROOT_KEY_FILE: &str = "root.key";
 /// File name of the sealed key set.
@@ -33,6 +40,10 @@ pub const DATA_KEY_FILE: &str = "hpke-keyset.datakey.kms";
 const LOCK_FILE: &str = "hpke-keyset.lock";
 /// Magic prefix of a sealed key set blob (format version 1).
 pub const BLOB_MAGIC: &[u8; 8] = b"ZKSET\x00\x00\x01";
+/// The bytes every sealed blob starts with, before its format version byte
+/// (1: a key set, [`KeySet::seal`]; 2: a key schedule,
+/// [`crate::schedule::KeySchedule::seal`]).
+pub const BLOB_MAGIC_PREFIX: &[u8; 7] = b"ZKSET\x00\x00";
 /// AAD of the key set seal: names the purpose so the root key's other
 /// ciphertexts cannot be substituted.
 pub const BLOB_AAD: &[u8] = b"zenalyze/enclave/hpke-key-set/v1";
@@ -70,6 +81,13 @@ pub enum KeySetError {
     /// A production key store has no development root key.
     #[error("a production key store has no development root key")]
     NoRootKey,
+    /// The sealed blob has a format version this build does not read
+    /// where it was expected (1 = key set, 2 = key schedule).
+    #[error("sealed key blob has format version {0}, which is not supported here (v1: development key set, v2: production key schedule)")]
+    UnsupportedVersion(u8),
+    /// Invalid key schedule parameters or derivation failure.
+    #[error("key schedule: {0}")]
+    Schedule(String),
     /// Provisioning would overwrite an existing file.
     #[error("{0} already exists; refusing to overwrite a provisioned key set")]
     AlreadyExists(PathBuf),
@@ -233,7 +251,14 @@ impl KeySet {
     }
 
     /// Opens a blob written by [`KeySet::seal`].
+    /// A blob of another format version is refused with
+    /// [`KeySetError::UnsupportedVersion`].
     pub fn unseal(blob: &[u8], wrapping_key: &[u8; 32]) -> Result<Self, KeySetError> {
+        match crate::schedule::blob_version(blob) {
+            Some(1) => {}
+            Some(v) => return Err(KeySetError::UnsupportedVersion(v)),
+            None => return Err(KeySetError::Unseal),
+        }
         let rest = blob
             .strip_prefix(BLOB_MAGIC.as_slice())
             .ok_or(KeySetError::Unseal)?;
@@ -252,6 +277,30 @@ impl KeySet {
             )
             .map_err(|_| KeySetError::Unseal)?;
         Self::from_json(pt)
+    }
+}
+
+/// What a sealed blob holds: a v1 key set (development, random rotation)
+/// or a v2 key schedule (production, deterministic epochs).
+#[derive(Debug)]
+pub enum SealedKeys {
+    /// Format v1: explicit keys, rotated by re-sealing.
+    Set(KeySet),
+    /// Format v2: a seed every enclave derives the same epoch keys from.
+    Schedule(KeySchedule),
+}
+
+impl SealedKeys {
+    /// Opens a blob of either format version.
+    pub fn unseal(blob: &[u8], wrapping_key: &[u8; 32]) -> Result<Self, KeySetError> {
+        match crate::schedule::blob_version(blob) {
+            Some(1) => KeySet::unseal(blob, wrapping_key).map(Self::Set),
+            Some(crate::schedule::SCHEDULE_VERSION) => {
+                KeySchedule::unseal(blob, wrapping_key).map(Self::Schedule)
+            }
+            Some(v) => Err(KeySetError::UnsupportedVersion(v)),
+            None => Err(KeySetError::Unseal),
+        }
     }
 }
 
@@ -423,7 +472,37 @@ impl KeyStore {
         }
     }
 
-    /// Reads the current blob (no creation).
+    /// Writes a fresh key schedule sealed under this store's key; refuses to
+    /// overwrite an existing blob (provisioning).
+    pub fn create_schedule(&self, schedule: &KeySchedule) -> Result<(), KeySetError> {
+        let path = self.blob_path();
+        if fs::symlink_metadata(&path).is_ok() {
+            return Err(KeySetError::AlreadyExists(path));
+        }
+        let key = self.wrapping_key()?;
+        let blob = schedule.seal(&key)?;
+        write_atomic_0600(&self.dir, KEYSET_FILE, &blob)
+    }
+
+    /// Reads the blob, whichever format version it has (no creation).
+    pub fn load_sealed(&self) -> Result<SealedKeys, KeySetError> {
+        let key = self.wrapping_key()?;
+        let blob = self.read_blob()?;
+        SealedKeys::unseal(&blob, &key)
+    }
+
+    fn read_blob(&self) -> Result<Vec<u8>, KeySetError> {
+        let path = self.blob_path();
+        match fs::read(&path) {
+            Ok(b) => Ok(b),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !self.is_development() => {
+                Err(KeySetError::NotProvisioned(path))
+            }
+            Err(e) => Err(io_err(&path)(e)),
+        }
+    }
+
+    /// Reads the current v1 key set blob (no creation).
     pub fn load(&self) -> Result<KeySet, KeySetError> {
         let key = self.wrapping_key()?;
         let path = self.blob_path();

@@ -3,15 +3,19 @@
 //!
 //! Files (in the data directory, mode 0600):
 //!
-//! * [`KEYSET_FILE`]: the key set sealed
-//!   (AES-256-GCM, the format of [`KeySet::seal`]) under a 32-byte data key;
+//! * [`KEYSET_FILE`]: the key schedule sealed
+//!   (AES-256-GCM, format v2 of [`KeySchedule::seal`]: seed, deployment,
+//!   interval, grace; see [`crate::schedule`]) under a 32-byte data key
+//!   (directories provisioned before key schedules hold a v1
+//!   [`crate::keyset::KeySet`], still accepted and rotated by re-sealing);
 //! * [`DATA_KEY_FILE`]: that data key as the
 //!   KMS `CiphertextBlob` of `GenerateDataKey`, under the encryption context
 //!   `{"zenalyze:purpose": "enclave-hpke-keyset", "zenalyze:deployment": NAME}`.
 //!
 //! Provisioning ([`provision`], parent side, `zenalyze enclave
-//! provision-keyset`) calls `GenerateDataKey`, creates a fresh key set,
-//! seals it and writes both files; the plaintext data key is zeroized.
+//! provision-keyset`) calls `GenerateDataKey`, creates a fresh random seed,
+//! seals the schedule and writes both files; the plaintext data key is
+//! zeroized.
 //!
 //! Start-up ([`open_key_store`], inside the enclave): a fresh RSA-2048
 //! recipient key ([`zenalyze_kms_recipient::RecipientKey`]), an attestation
@@ -20,7 +24,9 @@
 //! AttestationDocument, RSAES_OAEP_SHA_256 }`; KMS answers
 //! `CiphertextForRecipient` (an answer carrying `Plaintext` is refused: the
 //! key would have left KMS unprotected), the enclave opens it, unseals the
-//! key set, and keeps the data key only in memory to re-seal rotations. Any
+//! key schedule. Every enclave that unwrapped the same files derives the
+//! same key for each epoch, so rotation needs neither KMS nor a shared
+//! disk: KMS is called only at start-up. Any
 //! failure stops the start-up with a typed [`KmsError`]; there is no fallback
 //! to a development key.
 //!
@@ -52,7 +58,10 @@ use zenalyze_transport::Address;
 use zeroize::Zeroizing;
 
 use crate::attest::{AttestError, Attestor};
-use crate::keyset::{write_atomic_0600, KeySet, KeySetError, KeyStore, DATA_KEY_FILE, KEYSET_FILE};
+use crate::keyset::{
+    write_atomic_0600, KeySetError, KeyStore, SealedKeys, DATA_KEY_FILE, KEYSET_FILE,
+};
+use crate::schedule::{KeySchedule, ScheduleParams};
 
 /// Encryption-context key naming the purpose of the data key.
 pub const CONTEXT_PURPOSE_KEY: &str = "zenalyze:purpose";
@@ -195,16 +204,7 @@ impl KmsSettings {
 
 /// Checks a deployment name: `[a-z0-9][a-z0-9._-]{0,63}`.
 pub fn validate_deployment(name: &str) -> Result<(), KmsError> {
-    let ok = !name.is_empty()
-        && name.len() <= 64
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
-        && name
-            .bytes()
-            .next()
-            .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
-    if ok {
+    if crate::schedule::valid_deployment(name) {
         Ok(())
     } else {
         Err(KmsError::Config(format!(
@@ -495,14 +495,28 @@ pub struct Provisioned {
     pub data_key_path: std::path::PathBuf,
 }
 
-/// Provisions a deployment's key set in `out_dir` (parent side): a data key
-/// from `GenerateDataKey`, a fresh key set sealed under it, both files
-/// written atomically with mode 0600. Refuses to overwrite existing files.
+/// [`provision_schedule`] with the default interval and grace
+/// ([`ScheduleParams::default`]).
 pub async fn provision(
     client: &KmsClient,
     out_dir: &Path,
     now_ms: u64,
 ) -> Result<Provisioned, KmsError> {
+    provision_schedule(client, out_dir, now_ms, ScheduleParams::default()).await
+}
+
+/// Provisions a deployment's key schedule in `out_dir` (parent side): a
+/// data key from `GenerateDataKey`, a fresh random 32-byte seed with
+/// `params` and the deployment name sealed under it (format v2), both files
+/// written atomically with mode 0600. Refuses to overwrite existing files
+/// and invalid parameters (before calling KMS).
+pub async fn provision_schedule(
+    client: &KmsClient,
+    out_dir: &Path,
+    now_ms: u64,
+    params: ScheduleParams,
+) -> Result<Provisioned, KmsError> {
+    params.validate()?;
     let keyset_path = out_dir.join(KEYSET_FILE);
     let data_key_path = out_dir.join(DATA_KEY_FILE);
     for p in [&keyset_path, &data_key_path] {
@@ -510,14 +524,16 @@ pub async fn provision(
             return Err(KeySetError::AlreadyExists(p.clone()).into());
         }
     }
+    let schedule = KeySchedule::generate(&client.deployment, params, now_ms)?;
+    let key_config = schedule.key_config_at(now_ms)?;
     let (data_key, wrapped) = client.generate_data_key().await?;
-    let set = KeySet::generate(1, now_ms);
     let store = KeyStore::with_data_key(out_dir, data_key)?;
-    store.create(&set)?;
+    store.create_schedule(&schedule)?;
     drop(store);
+    drop(schedule);
     write_atomic_0600(out_dir, DATA_KEY_FILE, &wrapped)?;
     Ok(Provisioned {
-        key_config: set.current.key.key_config(),
+        key_config,
         keyset_path,
         data_key_path,
     })
@@ -575,7 +591,16 @@ pub async fn open_key_store(
     }
     let data_key = unwrap_data_key(client, attestor.as_ref(), &wrapped, now_ms).await?;
     let store = KeyStore::with_data_key(dir, data_key)?;
-    store.load()?;
+    if let SealedKeys::Schedule(s) = store.load_sealed()? {
+        if s.deployment() != client.deployment {
+            return Err(KmsError::Config(format!(
+                "the key schedule in {} belongs to deployment {:?}, not {:?}",
+                dir.display(),
+                s.deployment(),
+                client.deployment
+            )));
+        }
+    }
     Ok(store)
 }
 

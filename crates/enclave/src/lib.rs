@@ -17,6 +17,7 @@ pub mod keyset;
 #[cfg(feature = "kms")]
 pub mod kms;
 pub mod metrics;
+pub mod schedule;
 mod server;
 
 use std::path::PathBuf;
@@ -29,7 +30,8 @@ use zenalyze_ehbp::KeyConfig;
 use zenalyze_transport::{Address, Listener};
 
 pub use attest::{AttestError, Attestor, DevAttestor};
-pub use keyset::{DevKeyStore, KeySet, KeySetError, KeyStore};
+pub use keyset::{DevKeyStore, KeySet, KeySetError, KeyStore, SealedKeys};
+pub use schedule::{KeySchedule, ScheduleParams, ScheduledKeys};
 pub use server::{MAX_NONCE_LEN, RESPONSE_CHUNK};
 
 /// Path of the gateway's internal endpoint (EHBP request + side data).
@@ -140,6 +142,9 @@ impl EnclaveBuilder {
     /// Uses this key store instead of the development store on the data
     /// directory: in production a [`KeyStore::with_data_key`] whose data key
     /// was unwrapped by KMS for this enclave (never created on the fly).
+    /// When its blob holds a key schedule (format v2), the schedule's
+    /// interval and grace apply and [`EnclaveBuilder::rotation`] is ignored;
+    /// nothing is ever written back to the directory.
     pub fn key_store(mut self, store: KeyStore) -> Self {
         self.key_store = Some(store);
         self
@@ -163,7 +168,8 @@ impl EnclaveBuilder {
         self
     }
 
-    /// Sets the key rotation interval and the previous key's grace period.
+    /// Sets the key rotation interval and the previous key's grace period of
+    /// a rotating (v1) key set; a key schedule carries its own.
     pub fn rotation(mut self, every: Duration, grace: Duration) -> Self {
         self.rotation = every;
         self.grace = grace;
@@ -189,11 +195,29 @@ impl EnclaveBuilder {
             Some(store) => store,
             None => KeyStore::new(&self.data_dir)?,
         };
-        let mut keys = store.load_or_create(now)?;
+        let sealed = if store.is_development() {
+            SealedKeys::Set(store.load_or_create(now)?)
+        } else {
+            store.load_sealed()?
+        };
         let rotation_ms = u64::try_from(self.rotation.as_millis()).unwrap_or(u64::MAX);
-        if keys.rotation_due(now, rotation_ms) {
-            keys = store.rotate_if_due(now, rotation_ms)?;
-        }
+        let grace_ms = u64::try_from(self.grace.as_millis()).unwrap_or(u64::MAX);
+        let keys = match sealed {
+            SealedKeys::Set(mut set) => {
+                if set.rotation_due(now, rotation_ms) {
+                    set = store.rotate_if_due(now, rotation_ms)?;
+                }
+                server::Keys::Rotating {
+                    set: RwLock::new(set),
+                    store,
+                    grace_ms,
+                    rotation_ms,
+                }
+            }
+            SealedKeys::Schedule(schedule) => {
+                server::Keys::Scheduled(ScheduledKeys::new(schedule, now)?)
+            }
+        };
         let enclave_id = self.enclave_id.unwrap_or_else(random_id);
         let attestor: Arc<dyn Attestor> = match self.attestor {
             Some(a) => a,
@@ -206,15 +230,12 @@ impl EnclaveBuilder {
         let metrics = metrics::Metrics::new()?;
         metrics
             .current_key_id
-            .set(i64::from(keys.current.key.key_id()));
+            .set(i64::from(keys.current_config(now).key_id()));
         let state = server::AppState {
-            keys: RwLock::new(keys),
-            store: Some(store),
+            keys,
             attestor,
             provider: self.provider,
             clock: self.clock,
-            grace_ms: u64::try_from(self.grace.as_millis()).unwrap_or(u64::MAX),
-            rotation_ms,
             enclave_id,
             metrics,
             max_body_bytes: self.max_body_bytes,
@@ -270,16 +291,42 @@ impl Enclave {
         &self.state.enclave_id
     }
 
-    /// Rotates the key set when due and picks up a key set rotated by another
-    /// process sharing the data directory. Called periodically by
-    /// [`Enclave::spawn`]; tests call it directly.
+    /// Key maintenance, called periodically by [`Enclave::spawn`]; tests
+    /// call it directly. A rotating (v1) key set is rotated when due, and a
+    /// key set rotated by another process sharing the data directory is
+    /// picked up. A key schedule needs no disk: the current epoch is
+    /// observed (metrics, log) and its keys derived ahead of requests.
     pub fn maintain(&self) -> Result<(), EnclaveError> {
-        let Some(store) = &self.state.store else {
-            return Ok(());
-        };
         let now = self.state.clock.now_ms();
-        let on_disk = store.rotate_if_due(now, self.state.rotation_ms)?;
-        let mut guard = match self.state.keys.write() {
+        let (set, store, rotation_ms) = match &self.state.keys {
+            server::Keys::Scheduled(s) => {
+                s.refresh(now)?;
+                if let Some((from, to)) = s.observe(now) {
+                    let key_id = schedule::key_id_of(to);
+                    tracing::info!(
+                        from_epoch = from,
+                        to_epoch = to,
+                        key_id,
+                        "HPKE key epoch changed"
+                    );
+                    self.state
+                        .metrics
+                        .rotations
+                        .with_label_values(&["observed"])
+                        .inc();
+                    self.state.metrics.current_key_id.set(i64::from(key_id));
+                }
+                return Ok(());
+            }
+            server::Keys::Rotating {
+                set,
+                store,
+                rotation_ms,
+                ..
+            } => (set, store, *rotation_ms),
+        };
+        let on_disk = store.rotate_if_due(now, rotation_ms)?;
+        let mut guard = match set.write() {
             Ok(g) => g,
             Err(p) => p.into_inner(),
         };

@@ -24,6 +24,7 @@ use crate::attest::Attestor;
 use crate::body::{build_request, BodyError, SideData};
 use crate::keyset::{KeySet, KeyStore};
 use crate::metrics::{memory, Metrics};
+use crate::schedule::ScheduledKeys;
 use crate::Clock;
 
 /// Plaintext bytes per sealed response chunk.
@@ -38,13 +39,10 @@ pub const MAX_NONCE_LEN: usize = 512;
 
 /// Shared state of one enclave process.
 pub(crate) struct AppState {
-    pub keys: RwLock<KeySet>,
-    pub store: Option<KeyStore>,
+    pub keys: Keys,
     pub attestor: Arc<dyn Attestor>,
     pub provider: Arc<dyn Provider>,
     pub clock: Arc<dyn Clock>,
-    pub grace_ms: u64,
-    pub rotation_ms: u64,
     pub enclave_id: String,
     pub metrics: Metrics,
     pub max_body_bytes: usize,
@@ -53,12 +51,61 @@ pub(crate) struct AppState {
     pub permits: tokio::sync::Semaphore,
 }
 
+/// Where the enclave's HPKE keys come from.
+pub(crate) enum Keys {
+    /// A v1 key set rotated by re-sealing it in a (shared) data directory:
+    /// development, and production key sets provisioned before key schedules.
+    Rotating {
+        set: RwLock<KeySet>,
+        store: KeyStore,
+        grace_ms: u64,
+        rotation_ms: u64,
+    },
+    /// A v2 key schedule: epoch keys derived from the provisioned seed.
+    Scheduled(ScheduledKeys),
+}
+
+impl Keys {
+    pub fn current_config(&self, now_ms: u64) -> KeyConfig {
+        match self {
+            Keys::Rotating { set, .. } => match set.read() {
+                Ok(k) => k.current.key.key_config(),
+                Err(p) => p.into_inner().current.key.key_config(),
+            },
+            Keys::Scheduled(s) => s.current_config(now_ms),
+        }
+    }
+
+    /// Opens an EHBP request with the keys live at `now_ms`.
+    pub fn open(
+        &self,
+        now_ms: u64,
+        enc: &str,
+        body: &[u8],
+    ) -> Result<zenalyze_ehbp::OpenedRequest, zenalyze_ehbp::EhbpError> {
+        match self {
+            Keys::Rotating { set, grace_ms, .. } => {
+                let keys = match set.read() {
+                    Ok(k) => k,
+                    Err(p) => p.into_inner(),
+                };
+                open_request(
+                    keys.live_keys(now_ms, *grace_ms),
+                    enc,
+                    body,
+                    DEFAULT_MAX_CHUNK_LEN,
+                )
+            }
+            Keys::Scheduled(s) => s.with_live_keys(now_ms, |keys| {
+                open_request(keys, enc, body, DEFAULT_MAX_CHUNK_LEN)
+            }),
+        }
+    }
+}
+
 impl AppState {
     pub fn current_config(&self) -> KeyConfig {
-        match self.keys.read() {
-            Ok(k) => k.current.key.key_config(),
-            Err(p) => p.into_inner().current.key.key_config(),
-        }
+        self.keys.current_config(self.clock.now_ms())
     }
 }
 
@@ -312,18 +359,7 @@ async fn process(
     let request_id = s.seq.fetch_add(1, Ordering::Relaxed);
     let started = Instant::now();
     let now = s.clock.now_ms();
-    let opened = {
-        let keys = match s.keys.read() {
-            Ok(k) => k,
-            Err(p) => p.into_inner(),
-        };
-        open_request(
-            keys.live_keys(now, s.grace_ms),
-            enc,
-            body,
-            DEFAULT_MAX_CHUNK_LEN,
-        )
-    };
+    let opened = s.keys.open(now, enc, body);
     s.metrics
         .open_seconds
         .observe(started.elapsed().as_secs_f64());

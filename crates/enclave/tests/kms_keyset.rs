@@ -22,9 +22,10 @@ use serde_json::{json, Value};
 use zenalyze_ai_providers::offline::OfflineAnalyzer;
 use zenalyze_attestation::dev::DevRoot;
 use zenalyze_enclave::attest::{AttestError, Attestor, DevAttestor};
+use zenalyze_enclave::client::{EnclaveClient, SideData};
 use zenalyze_enclave::keyset::{DATA_KEY_FILE, KEYSET_FILE, ROOT_KEY_FILE};
 use zenalyze_enclave::kms::{self, KmsClient, KmsError, KmsSettings};
-use zenalyze_enclave::{Clock, EnclaveBuilder, ManualClock, SystemClock};
+use zenalyze_enclave::{Clock, EnclaveBuilder, ManualClock, ScheduleParams, SystemClock};
 use zenalyze_kms_recipient::encode::{seal_for_recipient, Form};
 use zenalyze_kms_recipient::{RecipientError, RecipientKey};
 
@@ -397,16 +398,21 @@ async fn provisioning_then_start_serves_the_same_key_config_and_rotates() {
     );
     running.shutdown().await.unwrap();
 
-    // Rotation re-seals under the same data key; the other enclave and a
-    // freshly started one see the rotated key set.
-    clock.advance(Duration::from_secs(3601));
+    // Rotation is by epoch: after the default interval both enclaves serve
+    // the same new key, and nothing is written to the directory.
+    let sealed_before = std::fs::read(e.keys.join(KEYSET_FILE)).unwrap();
+    clock.advance(Duration::from_secs(24 * 3600));
     enclaves[0].maintain().unwrap();
-    let rotated = enclaves[0].key_config();
-    assert_eq!(rotated.key_id(), 2);
-    assert_ne!(rotated, prov.key_config);
     enclaves[1].maintain().unwrap();
+    let rotated = enclaves[0].key_config();
+    assert_ne!(rotated, prov.key_config);
+    assert_eq!(rotated.key_id(), prov.key_config.key_id().wrapping_add(1));
     assert_eq!(enclaves[1].key_config(), rotated);
     assert_eq!(std::fs::read(e.keys.join(DATA_KEY_FILE)).unwrap(), wrapped);
+    assert_eq!(
+        std::fs::read(e.keys.join(KEYSET_FILE)).unwrap(),
+        sealed_before
+    );
     let store = kms::open_key_store(&client, e.attestor.clone(), &e.keys, now)
         .await
         .unwrap();
@@ -418,6 +424,181 @@ async fn provisioning_then_start_serves_the_same_key_config_and_rotates() {
         .unwrap();
     assert_eq!(fresh.key_config(), rotated);
     assert!(!e.keys.join(ROOT_KEY_FILE).exists());
+}
+
+const PROMPT: &[u8] = br#"{"prompt":"summarise","inputs":[{"kind":"text","text":"slept well"}]}"#;
+
+/// Posts `PROMPT` sealed to `cfg` to the enclave; the HTTP status (and
+/// for a 422, checks it is the key-config problem).
+async fn post_sealed(enclave: &EnclaveClient, cfg: &zenalyze_ehbp::KeyConfig) -> u16 {
+    let (sealed, ctx) = zenalyze_ehbp::seal_request(cfg, PROMPT, 1024).unwrap();
+    let a = enclave
+        .analyze(
+            &sealed.encapsulated_key_hex,
+            &sealed.body,
+            &SideData::default(),
+        )
+        .await
+        .unwrap();
+    match a.status {
+        200 => {
+            let nonce = a.response_nonce.as_deref().unwrap();
+            let pt = ctx.open_response(nonce, &a.body, 1 << 24).unwrap();
+            let v: Value = serde_json::from_slice(&pt).unwrap();
+            assert!(v["output"].is_object() || v["output"].is_string(), "{v}");
+        }
+        422 => {
+            let v: Value = serde_json::from_slice(&a.body).unwrap();
+            assert_eq!(v["type"], "urn:ietf:params:ehbp:error:key-config");
+        }
+        _ => {}
+    }
+    a.status
+}
+
+fn listing(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
+    let mut v: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|d| {
+            let d = d.unwrap();
+            (
+                d.file_name().to_string_lossy().into_owned(),
+                std::fs::read(d.path()).unwrap_or_default(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[tokio::test]
+async fn two_hosts_without_a_shared_disk_follow_the_same_key_schedule() {
+    let e = env().await;
+    let client = KmsClient::new(&e.settings("prod-eu")).await.unwrap();
+    let params = ScheduleParams {
+        interval_secs: 3600,
+        grace_secs: 600,
+    };
+    // Invalid parameters are refused before KMS is called.
+    let before = e.kms.fake.signed_requests.load(Ordering::SeqCst);
+    let bad = ScheduleParams {
+        interval_secs: 3600,
+        grace_secs: 3599,
+    };
+    assert!(matches!(
+        kms::provision_schedule(&client, &e.keys, 0, bad)
+            .await
+            .unwrap_err(),
+        KmsError::KeySet(zenalyze_enclave::KeySetError::Schedule(_))
+    ));
+    assert_eq!(e.kms.fake.signed_requests.load(Ordering::SeqCst), before);
+
+    // Epoch 1000 (interval 1 h), half-way through.
+    let epoch_ms = 3_600_000u64;
+    let t0 = 1000 * epoch_ms + epoch_ms / 2;
+    let prov = kms::provision_schedule(&client, &e.keys, t0, params)
+        .await
+        .unwrap();
+    assert_eq!(prov.key_config.key_id(), (1000 % 256) as u8);
+
+    // Two hosts: each its own copy of the provisioned files, its own clock.
+    let tmp = tempfile::tempdir().unwrap();
+    let mut hosts = Vec::new();
+    for name in ["host-a", "host-b"] {
+        let dir = tmp.path().join(name);
+        std::fs::create_dir(&dir).unwrap();
+        for f in [KEYSET_FILE, DATA_KEY_FILE] {
+            std::fs::copy(e.keys.join(f), dir.join(f)).unwrap();
+        }
+        let clock = Arc::new(ManualClock::new(t0));
+        // The attestation for KMS is verified at the real time; the key
+        // schedule runs on the injected clock.
+        let store = kms::open_key_store(&client, e.attestor.clone(), &dir, SystemClock.now_ms())
+            .await
+            .unwrap();
+        let enclave = EnclaveBuilder::new(&dir, Arc::new(OfflineAnalyzer::new()))
+            .attestor(e.attestor.clone())
+            .key_store(store)
+            .clock(clock.clone())
+            .build()
+            .unwrap();
+        let running = enclave
+            .spawn(
+                &"tcp:127.0.0.1:0".parse().unwrap(),
+                Duration::from_secs(3600),
+            )
+            .await
+            .unwrap();
+        let ec = EnclaveClient::new(running.address.clone(), Duration::from_secs(10));
+        let files = listing(&dir);
+        hosts.push((dir, clock, running, ec, files));
+    }
+    assert_eq!(e.kms.fake.decrypts_with_recipient.load(Ordering::SeqCst), 2);
+    let (a, b) = (&hosts[0], &hosts[1]);
+    let old = a.3.key_config().await.unwrap();
+    assert_eq!(old, prov.key_config);
+    assert_eq!(b.3.key_config().await.unwrap(), old);
+    assert_eq!(post_sealed(&a.3, &old).await, 200);
+    assert_eq!(post_sealed(&b.3, &old).await, 200);
+    // A key of the same deployment name but another seed is refused.
+    let stranger = zenalyze_ehbp::ServerKey::generate(old.key_id()).key_config();
+    assert_eq!(post_sealed(&a.3, &stranger).await, 422);
+
+    // Past the boundary (epoch 1001 + 1 s): both switch to the same new key.
+    for h in &hosts {
+        h.1.advance(Duration::from_millis(epoch_ms / 2 + 1000));
+    }
+    let new = a.3.key_config().await.unwrap();
+    assert_ne!(new, old);
+    assert_eq!(new.key_id(), (1001 % 256) as u8);
+    assert_eq!(b.3.key_config().await.unwrap(), new);
+    // The attestation document commits to the new key config.
+    let att = a.3.attestation(&[7u8; 16]).await.unwrap();
+    let att: Value = serde_json::from_slice(&att.body).unwrap();
+    assert_eq!(
+        B64.decode(att["key_config"].as_str().unwrap()).unwrap(),
+        new.encode().to_vec()
+    );
+    // In grace (10 min), the old key still opens at either host.
+    assert_eq!(post_sealed(&a.3, &old).await, 200);
+    assert_eq!(post_sealed(&b.3, &old).await, 200);
+    assert_eq!(post_sealed(&b.3, &new).await, 200);
+    // After grace it is refused with the key-config problem at both.
+    for h in &hosts {
+        h.1.advance(Duration::from_secs(600));
+    }
+    assert_eq!(post_sealed(&a.3, &old).await, 422);
+    assert_eq!(post_sealed(&b.3, &old).await, 422);
+    assert_eq!(post_sealed(&a.3, &new).await, 200);
+
+    // Clock skew: host A crosses into epoch 1002 while host B lags behind.
+    // B is 60 s before the boundary (outside the 30 s skew window), A 5 s
+    // past it.
+    let now = a.1.now_ms();
+    let boundary = 1002 * epoch_ms;
+    a.1.advance(Duration::from_millis(boundary + 5000 - now));
+    b.1.advance(Duration::from_millis(boundary - 60_000 - now));
+    let newer = a.3.key_config().await.unwrap();
+    assert_eq!(newer.key_id(), (1002 % 256) as u8);
+    assert_eq!(b.3.key_config().await.unwrap(), new);
+    assert_eq!(post_sealed(&b.3, &newer).await, 422);
+    // 10 s before the boundary, B already opens requests sealed to A's key,
+    // while still serving its own current key; A opens B's (grace).
+    b.1.advance(Duration::from_secs(50));
+    assert_eq!(post_sealed(&b.3, &newer).await, 200);
+    assert_eq!(b.3.key_config().await.unwrap(), new);
+    assert_eq!(post_sealed(&a.3, &new).await, 200);
+
+    // Maintenance observes epochs without touching the disk; no host wrote
+    // anything (no shared disk needed, none used).
+    for h in &hosts {
+        h.2.enclave.maintain().unwrap();
+        assert_eq!(listing(&h.0), h.4);
+    }
+    assert_eq!(e.kms.fake.decrypts_with_recipient.load(Ordering::SeqCst), 2);
+    for h in hosts {
+        h.2.shutdown().await.unwrap();
+    }
 }
 
 #[tokio::test]
