@@ -86,6 +86,17 @@ pub enum EnclaveCommand {
     /// Parent side: create a deployment's HPKE key set sealed under a fresh KMS data key
     /// (GenerateDataKey); writes hpke-keyset.sealed and hpke-keyset.datakey.kms (0600).
     ProvisionKeyset(ProvisionArgs),
+    /// Parent side: serve the parent's AWS credentials (env, profile or instance role) to the
+    /// enclave for its start-up KMS call, on vsock:PORT, unix:PATH or tcp:ADDR.
+    CredentialsServer(CredentialsServerArgs),
+}
+
+/// Arguments of `zenalyze enclave credentials-server`.
+#[derive(Debug, Args)]
+pub struct CredentialsServerArgs {
+    /// Where the enclave fetches credentials: vsock:PORT, unix:PATH or tcp:HOST:PORT.
+    #[arg(long, env = "ZENALYZE_CREDENTIALS_LISTEN")]
+    pub listen: String,
 }
 
 /// Arguments of `zenalyze enclave provision-keyset`.
@@ -113,7 +124,7 @@ pub struct ProvisionArgs {
 pub struct EnclaveArgs {
     /// Sub-verb (without one, the enclave runs).
     #[command(subcommand)]
-    pub command: Option<EnclaveCommand>,
+    pub command: Option<Box<EnclaveCommand>>,
     /// Where to listen: vsock:PORT, vsock:CID:PORT, unix:PATH or tcp:HOST:PORT.
     #[arg(long, env = "ZENALYZE_ENCLAVE_LISTEN")]
     pub listen: Option<String>,
@@ -130,6 +141,11 @@ pub struct EnclaveArgs {
     /// KMS options for --keyset kms (KMS is reached through --egress when set).
     #[command(flatten)]
     pub kms: KmsArgs,
+    /// Fetch AWS credentials for KMS once at start-up from the parent's
+    /// `zenalyze enclave credentials-server` (vsock:3:PORT inside Nitro; unix:PATH or
+    /// tcp:HOST:PORT). Without it the SDK's default chain applies.
+    #[arg(long, env = "ZENALYZE_ENCLAVE_KMS_CREDENTIALS")]
+    pub kms_credentials: Option<String>,
     /// AI provider.
     #[arg(long, value_enum, default_value_t = ProviderKind::Offline, env = "ZENALYZE_ENCLAVE_PROVIDER")]
     pub provider: ProviderKind,
@@ -296,6 +312,44 @@ async fn provision_keyset(_args: ProvisionArgs) -> anyhow::Result<()> {
     bail!(NO_KMS)
 }
 
+/// `zenalyze enclave credentials-server`.
+#[cfg(feature = "aws-kms")]
+async fn credentials_server(args: CredentialsServerArgs) -> anyhow::Result<()> {
+    use zenalyze_enclave::credentials;
+    init_logging();
+    let listen: Address = args.listen.parse().context("invalid --listen address")?;
+    let provider = credentials::default_provider().await?;
+    let expires = credentials::check_provider(&provider)
+        .await
+        .context("the parent has no AWS credentials to serve")?;
+    let listener = zenalyze_transport::Listener::bind(&listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let bound = listener.local_address()?;
+    println!(
+        "{}",
+        serde_json::json!({
+            "event": "listening",
+            "address": bound.to_string(),
+            "credentials_expire": expires.map(|t| {
+                t.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+            }),
+        })
+    );
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        r = credentials::serve_credentials(listener, provider) => r.context("credentials server failed")?,
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    Ok(())
+}
+
+#[cfg(not(feature = "aws-kms"))]
+async fn credentials_server(_args: CredentialsServerArgs) -> anyhow::Result<()> {
+    bail!(NO_KMS)
+}
+
 fn attestor(
     args: &EnclaveArgs,
     data_dir: &std::path::Path,
@@ -332,8 +386,21 @@ async fn kms_key_store(
         Some(e) => Some(e.parse::<Address>().context("invalid --egress address")?),
         None => None,
     };
-    let settings = kms_settings(&args.kms, egress)?;
+    let mut settings = kms_settings(&args.kms, egress)?;
+    if let Some(addr) = &args.kms_credentials {
+        let addr: Address = addr.parse().context("invalid --kms-credentials address")?;
+        let creds = zenalyze_enclave::credentials::fetch_credentials(
+            &addr,
+            Duration::from_secs(args.kms.kms_timeout_secs),
+        )
+        .await
+        .context("cannot fetch AWS credentials from the parent; refusing to start")?;
+        settings.credentials = Some(creds);
+    }
     let client = zenalyze_enclave::kms::KmsClient::new(&settings).await?;
+    // KMS is called only here: the settings and the client (and with them
+    // the credentials, zeroized on drop) end with this function.
+    drop(settings);
     zenalyze_enclave::kms::open_key_store(&client, attestor, data_dir, now_ms())
         .await
         .context("cannot unwrap the HPKE key set with AWS KMS; refusing to start")
@@ -349,9 +416,11 @@ async fn kms_key_store(
 }
 
 /// Runs the enclave until Ctrl-C / SIGTERM, or a sub-verb.
-pub async fn run(args: EnclaveArgs) -> anyhow::Result<()> {
-    if let Some(EnclaveCommand::ProvisionKeyset(p)) = args.command {
-        return provision_keyset(p).await;
+pub async fn run(mut args: EnclaveArgs) -> anyhow::Result<()> {
+    match args.command.take().map(|c| *c) {
+        Some(EnclaveCommand::ProvisionKeyset(p)) => return provision_keyset(p).await,
+        Some(EnclaveCommand::CredentialsServer(c)) => return credentials_server(c).await,
+        None => {}
     }
     init_logging();
     let listen: Address = args
@@ -377,6 +446,9 @@ pub async fn run(args: EnclaveArgs) -> anyhow::Result<()> {
             .with_context(|| format!("cannot create {}", data_dir.display()))?;
     }
     let attestor = attestor(&args, &data_dir, &enclave_id)?;
+    if args.kms_credentials.is_some() && args.keyset != KeySetSource::Kms {
+        bail!("--kms-credentials applies only to --keyset kms");
+    }
     let key_store = match args.keyset {
         KeySetSource::Dev => None,
         KeySetSource::Kms => Some(kms_key_store(&args, &data_dir, attestor.clone()).await?),

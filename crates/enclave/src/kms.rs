@@ -142,6 +142,9 @@ pub enum KmsError {
     /// The attestor failed.
     #[error(transparent)]
     Attest(#[from] AttestError),
+    /// AWS credentials could not be fetched from the parent.
+    #[error(transparent)]
+    Credentials(#[from] crate::credentials::CredentialsError),
     /// Reading, writing or unsealing the key set failed.
     #[error(transparent)]
     KeySet(#[from] KeySetError),

@@ -13,6 +13,8 @@
 pub mod attest;
 pub mod body;
 pub mod client;
+#[cfg(feature = "kms")]
+pub mod credentials;
 pub mod keyset;
 #[cfg(feature = "kms")]
 pub mod kms;

@@ -53,6 +53,8 @@ struct Fake {
     master: LessSafeKey,
     dev_root_pem: String,
     mode: Mutex<Mode>,
+    /// The access key id requests must be signed with.
+    access_key: Mutex<String>,
     signed_requests: AtomicUsize,
     decrypts_with_recipient: AtomicUsize,
 }
@@ -77,7 +79,7 @@ fn ok(body: Value) -> Response {
 
 /// `AWS4-HMAC-SHA256 Credential=AKID/DATE/REGION/kms/aws4_request,
 /// SignedHeaders=…, Signature=<64 hex>`.
-fn sigv4_shaped(headers: &HeaderMap) -> bool {
+fn sigv4_shaped(headers: &HeaderMap, access_key: &str) -> bool {
     let Some(auth) = headers.get("authorization").and_then(|v| v.to_str().ok()) else {
         return false;
     };
@@ -88,7 +90,7 @@ fn sigv4_shaped(headers: &HeaderMap) -> bool {
     let cred_ok = parts.get("Credential").is_some_and(|c| {
         let f: Vec<&str> = c.split('/').collect();
         f.len() == 5
-            && f[0] == ACCESS_KEY
+            && f[0] == access_key
             && f[1].len() == 8
             && f[2] == REGION
             && f[3] == "kms"
@@ -114,7 +116,8 @@ async fn handle(State(fake): State<Arc<Fake>>, headers: HeaderMap, body: String)
     {
         return kms_error("SerializationException", "wrong content type");
     }
-    if !sigv4_shaped(&headers) {
+    let access_key = fake.access_key.lock().unwrap().clone();
+    if !sigv4_shaped(&headers, &access_key) {
         return kms_error("IncompleteSignatureException", "not SigV4-signed");
     }
     fake.signed_requests.fetch_add(1, Ordering::SeqCst);
@@ -262,6 +265,7 @@ fn new_fake(dev_root: &DevRoot) -> Arc<Fake> {
         master: LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &master).unwrap()),
         dev_root_pem: dev_root.to_pem().unwrap().to_string(),
         mode: Mutex::new(Mode::Normal),
+        access_key: Mutex::new(ACCESS_KEY.to_owned()),
         signed_requests: AtomicUsize::new(0),
         decrypts_with_recipient: AtomicUsize::new(0),
     })
@@ -905,4 +909,146 @@ async fn through_the_egress_proxy_over_tls() {
         .await
         .unwrap_err();
     assert!(matches!(err, KmsError::Unreachable { .. }), "{err}");
+}
+
+// ---- AWS credentials from the parent ------------------------------------
+
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+const PARENT_KEY: &str = "ASIAPARENTROLE0001";
+const PARENT_SECRET: &str = "parentSECRET/CANARY+9f2b7e11";
+const PARENT_TOKEN: &str = "parentTOKEN-CANARY-4c1d";
+
+/// A credentials server on a Unix socket serving static credentials.
+async fn start_credentials_server(dir: &std::path::Path) -> zenalyze_transport::Address {
+    let address: zenalyze_transport::Address = format!("unix:{}", dir.join("creds.sock").display())
+        .parse()
+        .unwrap();
+    let listener = zenalyze_transport::Listener::bind(&address).await.unwrap();
+    let creds = aws_sdk_kms::config::Credentials::new(
+        PARENT_KEY,
+        PARENT_SECRET,
+        Some(PARENT_TOKEN.to_owned()),
+        Some(std::time::SystemTime::now() + Duration::from_secs(3600)),
+        "test-parent",
+    );
+    let provider = aws_credential_types::provider::SharedCredentialsProvider::new(creds);
+    tokio::spawn(zenalyze_enclave::credentials::serve_credentials(
+        listener, provider,
+    ));
+    address
+}
+
+#[tokio::test]
+async fn credentials_from_the_parent_sign_the_kms_calls() {
+    use zenalyze_enclave::credentials::{fetch_credentials, CredentialsError};
+    let capture = Capture::default();
+    let writer = capture.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let e = env().await;
+    let client = KmsClient::new(&e.settings("prod")).await.unwrap();
+    kms::provision(&client, &e.keys, SystemClock.now_ms())
+        .await
+        .unwrap();
+    // From now on KMS accepts only requests signed with the parent's key.
+    *e.kms.fake.access_key.lock().unwrap() = PARENT_KEY.to_owned();
+    let err = kms::open_key_store(&client, e.attestor.clone(), &e.keys, SystemClock.now_ms())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("not SigV4-signed"), "{err}");
+
+    let sock_dir = tempfile::tempdir().unwrap();
+    let creds_addr = start_credentials_server(sock_dir.path()).await;
+    let creds = fetch_credentials(&creds_addr, Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(creds.access_key_id(), PARENT_KEY);
+    let mut s = e.settings("prod");
+    s.credentials = Some(creds);
+    let decrypts = e.kms.fake.decrypts_with_recipient.load(Ordering::SeqCst);
+    let parent_client = KmsClient::new(&s).await.unwrap();
+    drop(s);
+    let store = kms::open_key_store(
+        &parent_client,
+        e.attestor.clone(),
+        &e.keys,
+        SystemClock.now_ms(),
+    )
+    .await
+    .unwrap();
+    drop(parent_client);
+    assert_eq!(
+        e.kms.fake.decrypts_with_recipient.load(Ordering::SeqCst),
+        decrypts + 1
+    );
+    EnclaveBuilder::new(&e.keys, Arc::new(OfflineAnalyzer::new()))
+        .attestor(e.attestor.clone())
+        .key_store(store)
+        .build()
+        .unwrap();
+
+    // An unreachable endpoint: a clear error, quickly.
+    let missing: zenalyze_transport::Address =
+        format!("unix:{}", sock_dir.path().join("none.sock").display())
+            .parse()
+            .unwrap();
+    let err = fetch_credentials(&missing, Duration::from_secs(2))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, CredentialsError::Channel { .. }), "{err}");
+    assert!(err.to_string().contains("none.sock"), "{err}");
+    assert!(err.to_string().contains("cannot connect"), "{err}");
+    // A wrong endpoint that never answers: timeout.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let silent_addr: zenalyze_transport::Address = format!("tcp:{}", silent.local_addr().unwrap())
+        .parse()
+        .unwrap();
+    let err = fetch_credentials(&silent_addr, Duration::from_secs(1))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("no answer within"), "{err}");
+    // A wrong endpoint speaking something else (the fake KMS's HTTP port).
+    let http_addr: zenalyze_transport::Address = format!("tcp:{}", e.kms.addr).parse().unwrap();
+    let err = fetch_credentials(&http_addr, Duration::from_secs(3))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, CredentialsError::Malformed { .. }), "{err}");
+    // A client with a wrong request gets an error answer, not credentials.
+    let mut raw = zenalyze_transport::connect(&creds_addr).await.unwrap();
+    tokio::io::AsyncWriteExt::write_all(&mut raw, b"GET / HTTP/1.1\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    tokio::io::AsyncReadExt::read_to_end(&mut raw, &mut answer)
+        .await
+        .unwrap();
+    assert_eq!(answer, b"{\"error\":\"bad request\"}\n");
+
+    // Logs: the exchange is logged, the secret and token never.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains("AWS credentials served"), "{logs}");
+    assert!(logs.contains("credentials request refused"), "{logs}");
+    // The capture includes the SDK's own TRACE logs of the signed Decrypt
+    // (they name the access key id, which is not secret); the secret access
+    // key and the session token never appear.
+    assert!(logs.contains("KMS.Decrypt"), "SDK logs captured");
+    assert!(!logs.contains("CANARY"), "{logs}");
 }
