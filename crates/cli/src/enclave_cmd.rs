@@ -66,7 +66,7 @@ pub struct KmsArgs {
     /// KMS key id, ARN or alias wrapping the key set's data key.
     #[arg(long, env = "ZENALYZE_ENCLAVE_KMS_KEY_ID")]
     pub kms_key_id: Option<String>,
-    /// Deployment name bound into the KMS encryption context ([a-z0-9][a-z0-9._-]{0,63}).
+    /// Deployment name bound into the KMS encryption context (`[a-z0-9][a-z0-9._-]{0,63}`).
     #[arg(long, env = "ZENALYZE_ENCLAVE_DEPLOYMENT")]
     pub deployment: Option<String>,
     /// KMS endpoint override (VPC endpoint, or a local test server).
