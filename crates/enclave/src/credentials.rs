@@ -145,8 +145,9 @@ fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
 }
 
 /// Serves `provider`'s credentials on `listener`, one answer per
-/// connection, until the listener fails. Logs one line per request
-/// (outcome only: never a key, secret or token).
+/// connection, until the future is dropped (accept errors are logged and
+/// retried after 100 ms). Logs one line per request (peer, outcome,
+/// expiration: never a key, secret or token).
 pub async fn serve_credentials(
     listener: Listener,
     provider: SharedCredentialsProvider,
