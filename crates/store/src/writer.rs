@@ -19,7 +19,9 @@ type Job = (WriteUnit, oneshot::Sender<Result<Applied>>);
 /// dropping every handle stops the task once the queue is drained.
 #[derive(Debug)]
 pub(crate) struct Writer {
-    sender: Mutex<Option<mpsc::Sender<Job>>>,
+    /// A std mutex: held only to clone or take the sender, never across an
+    /// await, so submitters never park on it.
+    sender: std::sync::Mutex<Option<mpsc::Sender<Job>>>,
     task: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
@@ -33,7 +35,7 @@ impl Writer {
         let (tx, rx) = mpsc::channel::<Job>(queue_capacity.max(1));
         let task = tokio::spawn(run(committer, rx, max_batch.max(1)));
         Self {
-            sender: Mutex::new(Some(tx)),
+            sender: std::sync::Mutex::new(Some(tx)),
             task: Mutex::new(Some(task)),
         }
     }
@@ -41,10 +43,12 @@ impl Writer {
     /// Queues a unit (waiting while the queue is full) and waits for its
     /// commit.
     pub(crate) async fn submit(&self, unit: WriteUnit) -> Result<Applied> {
-        let sender = {
-            let guard = self.sender.lock().await;
-            guard.clone().ok_or(StoreError::WriterClosed)?
-        };
+        let sender = self
+            .sender
+            .lock()
+            .map_err(|_| StoreError::WriterClosed)?
+            .clone()
+            .ok_or(StoreError::WriterClosed)?;
         let (done_tx, done_rx) = oneshot::channel();
         sender
             .send((unit, done_tx))
@@ -57,7 +61,9 @@ impl Writer {
     /// Stops accepting units, lets the task drain the queue, and waits for
     /// it.
     pub(crate) async fn shutdown(&self) {
-        self.sender.lock().await.take();
+        if let Ok(mut sender) = self.sender.lock() {
+            sender.take();
+        }
         if let Some(task) = self.task.lock().await.take() {
             if let Err(e) = task.await {
                 tracing::error!(error = %e, "audit writer task ended abnormally");
