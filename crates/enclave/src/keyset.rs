@@ -231,23 +231,7 @@ impl KeySet {
     /// Seals the key set under a 32-byte wrapping key:
     /// `MAGIC ‖ nonce(12) ‖ AES-256-GCM(json, aad = BLOB_AAD)`.
     pub fn seal(&self, wrapping_key: &[u8; 32]) -> Result<Vec<u8>, KeySetError> {
-        let key = LessSafeKey::new(
-            UnboundKey::new(&AES_256_GCM, wrapping_key).map_err(|_| KeySetError::Seal)?,
-        );
-        let mut nonce = [0u8; NONCE_LEN];
-        aws_lc_rs::rand::fill(&mut nonce).map_err(|_| KeySetError::Seal)?;
-        let mut buf = self.to_json()?;
-        key.seal_in_place_append_tag(
-            Nonce::assume_unique_for_key(nonce),
-            Aad::from(BLOB_AAD),
-            &mut *buf,
-        )
-        .map_err(|_| KeySetError::Seal)?;
-        let mut out = Vec::with_capacity(BLOB_MAGIC.len() + NONCE_LEN + buf.len());
-        out.extend_from_slice(BLOB_MAGIC);
-        out.extend_from_slice(&nonce);
-        out.extend_from_slice(&buf);
-        Ok(out)
+        seal_blob(BLOB_MAGIC, BLOB_AAD, self.to_json()?, wrapping_key)
     }
 
     /// Opens a blob written by [`KeySet::seal`].
@@ -259,25 +243,62 @@ impl KeySet {
             Some(v) => return Err(KeySetError::UnsupportedVersion(v)),
             None => return Err(KeySetError::Unseal),
         }
-        let rest = blob
-            .strip_prefix(BLOB_MAGIC.as_slice())
-            .ok_or(KeySetError::Unseal)?;
-        let (nonce, ct) = rest
-            .split_first_chunk::<NONCE_LEN>()
-            .ok_or(KeySetError::Unseal)?;
-        let key = LessSafeKey::new(
-            UnboundKey::new(&AES_256_GCM, wrapping_key).map_err(|_| KeySetError::Unseal)?,
-        );
-        let mut buf = Zeroizing::new(ct.to_vec());
-        let pt = key
-            .open_in_place(
-                Nonce::assume_unique_for_key(*nonce),
-                Aad::from(BLOB_AAD),
-                &mut buf,
-            )
-            .map_err(|_| KeySetError::Unseal)?;
-        Self::from_json(pt)
+        Self::from_json(&open_blob(blob, BLOB_MAGIC, BLOB_AAD, wrapping_key)?)
     }
+}
+
+/// `magic ‖ nonce(12) ‖ AES-256-GCM(plaintext, aad)` under `wrapping_key`
+/// (the sealed formats of [`KeySet`] and [`crate::schedule::KeySchedule`]).
+pub(crate) fn seal_blob(
+    magic: &[u8],
+    aad: &[u8],
+    mut plaintext: Zeroizing<Vec<u8>>,
+    wrapping_key: &[u8; 32],
+) -> Result<Vec<u8>, KeySetError> {
+    let key = LessSafeKey::new(
+        UnboundKey::new(&AES_256_GCM, wrapping_key).map_err(|_| KeySetError::Seal)?,
+    );
+    let mut nonce = [0u8; NONCE_LEN];
+    aws_lc_rs::rand::fill(&mut nonce).map_err(|_| KeySetError::Seal)?;
+    key.seal_in_place_append_tag(
+        Nonce::assume_unique_for_key(nonce),
+        Aad::from(aad),
+        &mut *plaintext,
+    )
+    .map_err(|_| KeySetError::Seal)?;
+    let mut out = Vec::with_capacity(magic.len() + NONCE_LEN + plaintext.len());
+    out.extend_from_slice(magic);
+    out.extend_from_slice(&nonce);
+    out.extend_from_slice(&plaintext);
+    Ok(out)
+}
+
+/// Opens a blob written by [`seal_blob`] with the same `magic` and `aad`;
+/// any mismatch, truncation or tampering is [`KeySetError::Unseal`].
+pub(crate) fn open_blob(
+    blob: &[u8],
+    magic: &[u8],
+    aad: &[u8],
+    wrapping_key: &[u8; 32],
+) -> Result<Zeroizing<Vec<u8>>, KeySetError> {
+    let rest = blob.strip_prefix(magic).ok_or(KeySetError::Unseal)?;
+    let (nonce, ct) = rest
+        .split_first_chunk::<NONCE_LEN>()
+        .ok_or(KeySetError::Unseal)?;
+    let key = LessSafeKey::new(
+        UnboundKey::new(&AES_256_GCM, wrapping_key).map_err(|_| KeySetError::Unseal)?,
+    );
+    let mut buf = Zeroizing::new(ct.to_vec());
+    let len = key
+        .open_in_place(
+            Nonce::assume_unique_for_key(*nonce),
+            Aad::from(aad),
+            &mut buf,
+        )
+        .map_err(|_| KeySetError::Unseal)?
+        .len();
+    buf.truncate(len);
+    Ok(buf)
 }
 
 /// What a sealed blob holds: a v1 key set (development, random rotation)

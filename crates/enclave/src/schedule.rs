@@ -24,7 +24,6 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::RwLock;
 
-use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
 use aws_lc_rs::hkdf::{KeyType, Salt, HKDF_SHA256};
 use serde::{Deserialize, Serialize};
 use zenalyze_ehbp::{KeyConfig, ServerKey};
@@ -343,23 +342,7 @@ impl KeySchedule {
     /// Seals the schedule under a 32-byte wrapping key:
     /// `SCHEDULE_MAGIC ‖ nonce(12) ‖ AES-256-GCM(json, aad = SCHEDULE_AAD)`.
     pub fn seal(&self, wrapping_key: &[u8; 32]) -> Result<Vec<u8>, KeySetError> {
-        let key = LessSafeKey::new(
-            UnboundKey::new(&AES_256_GCM, wrapping_key).map_err(|_| KeySetError::Seal)?,
-        );
-        let mut nonce = [0u8; NONCE_LEN];
-        aws_lc_rs::rand::fill(&mut nonce).map_err(|_| KeySetError::Seal)?;
-        let mut buf = self.to_json()?;
-        key.seal_in_place_append_tag(
-            Nonce::assume_unique_for_key(nonce),
-            Aad::from(SCHEDULE_AAD),
-            &mut *buf,
-        )
-        .map_err(|_| KeySetError::Seal)?;
-        let mut out = Vec::with_capacity(SCHEDULE_MAGIC.len() + NONCE_LEN + buf.len());
-        out.extend_from_slice(SCHEDULE_MAGIC);
-        out.extend_from_slice(&nonce);
-        out.extend_from_slice(&buf);
-        Ok(out)
+        crate::keyset::seal_blob(SCHEDULE_MAGIC, SCHEDULE_AAD, self.to_json()?, wrapping_key)
     }
 
     /// Opens a blob written by [`KeySchedule::seal`]. A blob of another
@@ -370,22 +353,12 @@ impl KeySchedule {
             Some(v) => return Err(KeySetError::UnsupportedVersion(v)),
             None => return Err(KeySetError::Unseal),
         }
-        let rest = &blob[SCHEDULE_MAGIC.len()..];
-        let (nonce, ct) = rest
-            .split_first_chunk::<NONCE_LEN>()
-            .ok_or(KeySetError::Unseal)?;
-        let key = LessSafeKey::new(
-            UnboundKey::new(&AES_256_GCM, wrapping_key).map_err(|_| KeySetError::Unseal)?,
-        );
-        let mut buf = Zeroizing::new(ct.to_vec());
-        let pt = key
-            .open_in_place(
-                Nonce::assume_unique_for_key(*nonce),
-                Aad::from(SCHEDULE_AAD),
-                &mut buf,
-            )
-            .map_err(|_| KeySetError::Unseal)?;
-        Self::from_json(pt)
+        Self::from_json(&crate::keyset::open_blob(
+            blob,
+            SCHEDULE_MAGIC,
+            SCHEDULE_AAD,
+            wrapping_key,
+        )?)
     }
 }
 

@@ -345,8 +345,18 @@ fn mode_of(path: &std::path::Path) -> u32 {
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
 }
 
+/// The tests of this file run one at a time: `credentials_from_the_parent_sign_the_kms_calls`
+/// captures TRACE logs with a thread-local subscriber, and tracing's
+/// per-callsite interest cache, shared by the whole process, let concurrent
+/// tests on other threads make it miss the SDK's events.
+async fn serial() -> tokio::sync::MutexGuard<'static, ()> {
+    static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    SERIAL.lock().await
+}
+
 #[tokio::test]
 async fn provisioning_then_start_serves_the_same_key_config_and_rotates() {
+    let _serial = serial().await;
     let e = env().await;
     let client = KmsClient::new(&e.settings("prod-eu")).await.unwrap();
     let now = SystemClock.now_ms();
@@ -477,6 +487,7 @@ fn listing(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
 
 #[tokio::test]
 async fn two_hosts_without_a_shared_disk_follow_the_same_key_schedule() {
+    let _serial = serial().await;
     let e = env().await;
     let client = KmsClient::new(&e.settings("prod-eu")).await.unwrap();
     let params = ScheduleParams {
@@ -607,6 +618,7 @@ async fn two_hosts_without_a_shared_disk_follow_the_same_key_schedule() {
 
 #[tokio::test]
 async fn another_deployment_does_not_unwrap() {
+    let _serial = serial().await;
     let e = env().await;
     let a = KmsClient::new(&e.settings("prod-a")).await.unwrap();
     kms::provision(&a, &e.keys, SystemClock.now_ms())
@@ -641,6 +653,7 @@ async fn another_deployment_does_not_unwrap() {
 
 #[tokio::test]
 async fn plaintext_answers_are_refused() {
+    let _serial = serial().await;
     let e = env().await;
     let client = KmsClient::new(&e.settings("prod")).await.unwrap();
     kms::provision(&client, &e.keys, SystemClock.now_ms())
@@ -661,6 +674,7 @@ async fn plaintext_answers_are_refused() {
 
 #[tokio::test]
 async fn tampered_answers_are_refused() {
+    let _serial = serial().await;
     let e = env().await;
     let client = KmsClient::new(&e.settings("prod")).await.unwrap();
     kms::provision(&client, &e.keys, SystemClock.now_ms())
@@ -714,6 +728,7 @@ impl Attestor for Tampering {
 
 #[tokio::test]
 async fn tampered_or_foreign_attestation_is_refused_and_nothing_starts() {
+    let _serial = serial().await;
     let e = env().await;
     let client = KmsClient::new(&e.settings("prod")).await.unwrap();
     kms::provision(&client, &e.keys, SystemClock.now_ms())
@@ -748,6 +763,7 @@ async fn tampered_or_foreign_attestation_is_refused_and_nothing_starts() {
 
 #[tokio::test]
 async fn unreachable_kms_is_a_clear_error() {
+    let _serial = serial().await;
     let tmp = tempfile::tempdir().unwrap();
     let closed = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -791,6 +807,7 @@ async fn unreachable_kms_is_a_clear_error() {
 
 #[tokio::test]
 async fn not_provisioned_is_refused_without_calling_kms() {
+    let _serial = serial().await;
     let e = env().await;
     let client = KmsClient::new(&e.settings("prod")).await.unwrap();
     let err = kms::open_key_store(&client, e.attestor.clone(), &e.keys, SystemClock.now_ms())
@@ -863,6 +880,7 @@ async fn start_egress(allow: &str) -> String {
 
 #[tokio::test]
 async fn through_the_egress_proxy_over_tls() {
+    let _serial = serial().await;
     let tmp = tempfile::tempdir().unwrap();
     let keys = tmp.path().join("keys");
     let attestor = Arc::new(
@@ -952,6 +970,7 @@ async fn start_credentials_server(dir: &std::path::Path) -> zenalyze_transport::
 
 #[tokio::test]
 async fn credentials_from_the_parent_sign_the_kms_calls() {
+    let _serial = serial().await;
     use zenalyze_enclave::credentials::{fetch_credentials, CredentialsError};
     let capture = Capture::default();
     let writer = capture.clone();
