@@ -178,6 +178,15 @@ async fn scenario(url: &str) {
     let env = [("ZENALYZE_KMS_ROOT_KEY_FILE", key_s.as_str())];
     let mut a = serve(url, &env);
     assert!(healthy(&http, &mut a).await);
+    let h: Value = http
+        .get(format!("{}/v1/health", a.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(h["checks"]["kms"]["status"], "up", "{h}");
     let mut b = serve(url, &env);
     assert!(healthy(&http, &mut b).await);
     let encrypt = |s: &Serve| {

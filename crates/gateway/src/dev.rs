@@ -438,7 +438,7 @@ pub async fn prepare(opts: &DevOptions) -> Result<(AppBuilder, DevCredentials), 
         .default_secret_kind(KeyKind::Test)
         .metrics_access(metrics_access)
         .routes(crate::kms_routes::router(kms.clone()))
-        .health_check(Arc::new(crate::kms_routes::KmsCheck(kms)));
+        .health_check(Arc::new(crate::kms_routes::KmsCheck::new(kms)));
     Ok((builder, creds))
 }
 

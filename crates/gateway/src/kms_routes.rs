@@ -1161,9 +1161,27 @@ pub fn router(kms: Arc<Kms>) -> OpenApiRouter<AppState> {
         .layer(Extension(kms))
 }
 
-/// Readiness of the root of trust (`kms` in `GET /v1/health`).
+/// Readiness of the root of trust (`kms` in `GET /v1/health`). A result is
+/// reused for [`KMS_CHECK_CACHE`], so load-balancer probes do not turn into
+/// a stream of calls to AWS KMS.
 #[derive(Debug)]
-pub struct KmsCheck(pub Arc<Kms>);
+pub struct KmsCheck {
+    kms: Arc<Kms>,
+    last: std::sync::Mutex<Option<(std::time::Instant, CheckStatus)>>,
+}
+
+/// How long [`KmsCheck`] reuses its last result.
+pub const KMS_CHECK_CACHE: Duration = Duration::from_secs(10);
+
+impl KmsCheck {
+    /// The readiness check of `kms`.
+    pub fn new(kms: Arc<Kms>) -> Self {
+        KmsCheck {
+            kms,
+            last: std::sync::Mutex::new(None),
+        }
+    }
+}
 
 #[async_trait::async_trait]
 impl HealthCheck for KmsCheck {
@@ -1172,10 +1190,22 @@ impl HealthCheck for KmsCheck {
     }
 
     async fn check(&self) -> CheckStatus {
-        match tokio::time::timeout(Duration::from_secs(2), self.0.root().check()).await {
-            Ok(Ok(())) => CheckStatus::Up,
-            _ => CheckStatus::Down("root of trust unavailable"),
+        if let Ok(last) = self.last.lock() {
+            if let Some((at, status)) = &*last {
+                if at.elapsed() < KMS_CHECK_CACHE {
+                    return status.clone();
+                }
+            }
         }
+        let status =
+            match tokio::time::timeout(Duration::from_secs(2), self.kms.root().check()).await {
+                Ok(Ok(())) => CheckStatus::Up,
+                _ => CheckStatus::Down("root of trust unavailable"),
+            };
+        if let Ok(mut last) = self.last.lock() {
+            *last = Some((std::time::Instant::now(), status.clone()));
+        }
+        status
     }
 }
 

@@ -163,6 +163,12 @@ pub async fn run_production(
         .api_key_cache_ttl(config.api_key_cache_ttl)
         .routes(crate::kms_routes::router_or_empty(&kms))
         .metrics_access(config.metrics_access);
+    let builder = match &kms {
+        Some(k) => builder.health_check(std::sync::Arc::new(crate::kms_routes::KmsCheck::new(
+            k.clone(),
+        ))),
+        None => builder,
+    };
     let app = crate::ai::config::attach(builder, config.ai.as_ref())
         .await?
         .connect_limits(config.rate_limits.clone())

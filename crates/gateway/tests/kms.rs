@@ -50,7 +50,7 @@ async fn start_on(
     let admin_s = admin.expose_secret().to_owned();
     let app = App::builder(store.clone(), admin)
         .routes(zenalyze_gateway::kms_routes::router(kms.clone()))
-        .health_check(Arc::new(zenalyze_gateway::kms_routes::KmsCheck(
+        .health_check(Arc::new(zenalyze_gateway::kms_routes::KmsCheck::new(
             kms.clone(),
         )))
         .build();
