@@ -35,6 +35,10 @@ impl Drop for Serve {
 }
 
 fn serve(db_url: &str, kms: &[(&str, &str)]) -> Serve {
+    serve_with(db_url, kms, None)
+}
+
+fn serve_with(db_url: &str, kms: &[(&str, &str)], config: Option<&std::path::Path>) -> Serve {
     let port = free_port();
     let redis = std::env::var("ZENALYZE_TEST_REDIS_URL")
         .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
@@ -55,6 +59,9 @@ fn serve(db_url: &str, kms: &[(&str, &str)]) -> Serve {
         .stderr(Stdio::null());
     for (k, v) in kms {
         cmd.env(k, v);
+    }
+    if let Some(c) = config {
+        cmd.arg("--config").arg(c);
     }
     Serve {
         child: cmd.spawn().expect("spawn serve"),
@@ -187,7 +194,12 @@ async fn scenario(url: &str) {
         .await
         .unwrap();
     assert_eq!(h["checks"]["kms"]["status"], "up", "{h}");
-    let mut b = serve(url, &env);
+    // Instance B takes the same root key from the `[kms]` section of its
+    // configuration file instead of the environment.
+    let cfg_dir = tempfile::tempdir().unwrap();
+    let cfg = cfg_dir.path().join("serve.toml");
+    std::fs::write(&cfg, format!("[kms]\nroot_key_file = {key_s:?}\n")).unwrap();
+    let mut b = serve_with(url, &[], Some(&cfg));
     assert!(healthy(&http, &mut b).await);
     let encrypt = |s: &Serve| {
         let http = http.clone();

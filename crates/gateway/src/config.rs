@@ -135,6 +135,56 @@ struct FileConfig {
     limits: Option<zenalyze_limits::LimitsConfig>,
     metrics: Option<MetricsFileConfig>,
     ai: Option<crate::ai::config::AiFileConfig>,
+    kms: Option<KmsFileConfig>,
+}
+
+/// The `[kms]` section of `zenalyze serve`: the Key Management Service.
+/// Each key has a `ZENALYZE_KMS_*` environment variable of the same name
+/// in capitals (`provider` → `ZENALYZE_KMS_PROVIDER`, `root_key_file` →
+/// `ZENALYZE_KMS_ROOT_KEY_FILE`, …; `redis_url` → `ZENALYZE_REDIS_URL`),
+/// which overrides it. Validated by `zenalyze_kms::settings`.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KmsFileConfig {
+    provider: Option<String>,
+    root_key_file: Option<PathBuf>,
+    aws_key_id: Option<String>,
+    aws_region: Option<String>,
+    aws_endpoint: Option<String>,
+    aws_timeout_ms: Option<u64>,
+    cache_ttl_seconds: Option<u64>,
+    rotation_check_seconds: Option<u64>,
+    redis_url: Option<String>,
+}
+
+impl KmsFileConfig {
+    /// The file's value for the environment variable `var`.
+    pub fn get(&self, var: &str) -> Option<String> {
+        let num = |n: Option<u64>| n.map(|n| n.to_string());
+        match var {
+            "ZENALYZE_KMS_PROVIDER" => self.provider.clone(),
+            "ZENALYZE_KMS_ROOT_KEY_FILE" => self
+                .root_key_file
+                .as_ref()
+                .map(|p| p.to_string_lossy().into_owned()),
+            "ZENALYZE_KMS_AWS_KEY_ID" => self.aws_key_id.clone(),
+            "ZENALYZE_KMS_AWS_REGION" => self.aws_region.clone(),
+            "ZENALYZE_KMS_AWS_ENDPOINT" => self.aws_endpoint.clone(),
+            "ZENALYZE_KMS_AWS_TIMEOUT_MS" => num(self.aws_timeout_ms),
+            "ZENALYZE_KMS_CACHE_TTL_SECONDS" => num(self.cache_ttl_seconds),
+            "ZENALYZE_KMS_ROTATION_CHECK_SECONDS" => num(self.rotation_check_seconds),
+            "ZENALYZE_REDIS_URL" => self.redis_url.clone(),
+            _ => None,
+        }
+        .filter(|v| !v.is_empty())
+    }
+
+    /// Whether the section enables the service (a provider or a root key
+    /// file is named).
+    pub fn enables(&self) -> bool {
+        self.get("ZENALYZE_KMS_PROVIDER").is_some()
+            || self.get("ZENALYZE_KMS_ROOT_KEY_FILE").is_some()
+    }
 }
 
 /// The `[metrics]` section of `zenalyze serve`.
@@ -182,6 +232,9 @@ pub struct ServeConfig {
     /// The enclave pool and webhooks (`[ai]`, `ZENALYZE_ENCLAVES`,
     /// `ZENALYZE_WEBHOOK_KEY`); `None` without enclaves.
     pub ai: Option<crate::ai::config::AiServeConfig>,
+    /// The `[kms]` section (the environment overrides each key; see
+    /// [`KmsFileConfig`]).
+    pub kms: KmsFileConfig,
 }
 
 impl fmt::Debug for ServeConfig {
@@ -484,8 +537,10 @@ impl ServeConfig {
             .transpose()?;
 
         let ai = crate::ai::config::load(file.ai.take(), env)?;
+        let kms = file.kms.take().unwrap_or_default();
         Ok(ServeConfig {
             ai,
+            kms,
             listen,
             database_url,
             admin_token,
@@ -532,6 +587,45 @@ mod tests {
         assert_eq!(c.http.request_timeout, Duration::from_millis(1500));
         assert!(c.admin_token.verify(TOKEN));
         assert!(!format!("{c:?}").contains(TOKEN));
+    }
+
+    #[test]
+    fn kms_section() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("z.toml");
+        std::fs::write(
+            &p,
+            "database_url = \"postgres://127.0.0.1/z\"\n[kms]\nprovider = \"aws\"\naws_key_id = \"alias/z\"\naws_timeout_ms = 900\n",
+        )
+        .expect("write");
+        let c = ServeConfig::load(Some(&p), &env_of(&[("ZENALYZE_ADMIN_TOKEN", TOKEN)]))
+            .expect("valid");
+        assert!(c.kms.enables());
+        assert_eq!(c.kms.get("ZENALYZE_KMS_PROVIDER").as_deref(), Some("aws"));
+        assert_eq!(
+            c.kms.get("ZENALYZE_KMS_AWS_KEY_ID").as_deref(),
+            Some("alias/z")
+        );
+        assert_eq!(
+            c.kms.get("ZENALYZE_KMS_AWS_TIMEOUT_MS").as_deref(),
+            Some("900")
+        );
+        assert_eq!(c.kms.get("ZENALYZE_KMS_ROOT_KEY_FILE"), None);
+        std::fs::write(
+            &p,
+            "database_url = \"postgres://127.0.0.1/z\"\n[kms]\nroot_key = \"x\"\n",
+        )
+        .expect("write");
+        assert!(ServeConfig::load(Some(&p), &env_of(&[("ZENALYZE_ADMIN_TOKEN", TOKEN)])).is_err());
+        let none = ServeConfig::load(
+            None,
+            &env_of(&[
+                ("ZENALYZE_ADMIN_TOKEN", TOKEN),
+                ("ZENALYZE_DATABASE_URL", "postgres://127.0.0.1/z"),
+            ]),
+        )
+        .expect("valid");
+        assert!(!none.kms.enables());
     }
 
     #[test]

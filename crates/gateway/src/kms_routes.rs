@@ -1209,24 +1209,29 @@ impl HealthCheck for KmsCheck {
     }
 }
 
-/// The Key Management Service of `zenalyze serve`, from `ZENALYZE_KMS_*`
-/// and `ZENALYZE_REDIS_URL` (see docs/operations.md). Enabled when
-/// `ZENALYZE_KMS_PROVIDER` or `ZENALYZE_KMS_ROOT_KEY_FILE` is set;
-/// otherwise `None` (the KMS routes are absent, with a warning). A
-/// configured but unusable root of trust or Redis stops startup.
-pub async fn start_from_env(
+/// The Key Management Service of `zenalyze serve`, from the `[kms]`
+/// section of its file and `ZENALYZE_KMS_*` / `ZENALYZE_REDIS_URL` (which
+/// override the file; see docs/operations.md). Enabled when a provider or
+/// a root key file is named in either; otherwise `None` (the KMS routes are
+/// absent, with a warning). A configured but unusable root of trust or
+/// Redis stops startup.
+pub async fn start_from_config(
     store: &Arc<dyn zenalyze_store::Store>,
+    file: &crate::config::KmsFileConfig,
 ) -> anyhow::Result<Option<Arc<Kms>>> {
-    let configured = std::env::var_os("ZENALYZE_KMS_PROVIDER").is_some()
-        || std::env::var_os("ZENALYZE_KMS_ROOT_KEY_FILE").is_some();
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let configured = env("ZENALYZE_KMS_PROVIDER").is_some()
+        || env("ZENALYZE_KMS_ROOT_KEY_FILE").is_some()
+        || file.enables();
     if !configured {
         tracing::warn!(
-            "key management disabled: set ZENALYZE_KMS_PROVIDER or ZENALYZE_KMS_ROOT_KEY_FILE"
+            "key management disabled: set [kms] provider / root_key_file (or ZENALYZE_KMS_PROVIDER / ZENALYZE_KMS_ROOT_KEY_FILE)"
         );
         return Ok(None);
     }
-    let settings = zenalyze_kms::settings::KmsSettings::from_env(None)
-        .map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
+    let settings =
+        zenalyze_kms::settings::KmsSettings::from_lookup(&|k| env(k).or_else(|| file.get(k)), None)
+            .map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
     let started = settings
         .start(store.clone())
         .await

@@ -155,7 +155,7 @@ pub async fn run_production(
     let store = zenalyze_store::open_with(&config.database_url, &options)
         .await
         .map_err(|e| anyhow::anyhow!("cannot open the database: {e}"))?;
-    let kms = crate::kms_routes::start_from_env(&store).await?;
+    let kms = crate::kms_routes::start_from_config(&store, &config.kms).await?;
     let builder = App::builder(store, config.admin_token.clone())
         .limits(config.limits.clone())
         .http(config.http.clone())
