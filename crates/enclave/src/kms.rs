@@ -301,9 +301,13 @@ where
                 "AccessDeniedException"
                 | "UnrecognizedClientException"
                 | "InvalidSignatureException"
+                // AWS spells the common authentication errors with and
+                // without the `Exception` suffix depending on the protocol.
                 | "IncompleteSignature"
+                | "IncompleteSignatureException"
                 | "ExpiredTokenException"
-                | "MissingAuthenticationToken" => KmsError::AccessDenied {
+                | "MissingAuthenticationToken"
+                | "MissingAuthenticationTokenException" => KmsError::AccessDenied {
                     operation,
                     code,
                     message,

@@ -991,6 +991,7 @@ async fn credentials_from_the_parent_sign_the_kms_calls() {
     let err = kms::open_key_store(&client, e.attestor.clone(), &e.keys, SystemClock.now_ms())
         .await
         .unwrap_err();
+    assert!(matches!(err, KmsError::AccessDenied { .. }), "{err}");
     assert!(err.to_string().contains("not SigV4-signed"), "{err}");
 
     let sock_dir = tempfile::tempdir().unwrap();
