@@ -2,7 +2,7 @@
 // (docs/demo-journal.md), in Debian's headless Chromium driven by
 // playwright-core:
 //   1. sign in; 2. write an entry containing a canary phrase; 3. reload and
-//   read it back; 4. analyze; 5. screenshot into docs/demo-journal.png;
+//   read it back; 4. analyze; 5. full-page screenshot;
 //   6. no request the page sent and no response it received contains the
 //   canary in plaintext (every exchange is intercepted with context.route),
 //   nor does the server's output or any file of its data directory.
@@ -10,7 +10,10 @@
 // It starts the real binary: $ZENALYZE_BIN, else $CARGO_TARGET_DIR/debug/
 // zenalyze, else /root/.cache/zenalyze-target/debug/zenalyze; when none
 // exists it runs `cargo build -p zenalyze` first.
-// Environment: ZENALYZE_DEMO_SCREENSHOT overrides the screenshot path.
+// Environment: ZENALYZE_DEMO_SCREENSHOT is where the screenshot goes (default:
+// zenalyze-demo-journal.png in the temporary directory, so a test run leaves
+// the tree clean; `ZENALYZE_DEMO_SCREENSHOT=docs/demo-journal.png`, relative
+// to the repository root, refreshes the docs' picture).
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
@@ -22,7 +25,10 @@ import { binaryCandidates } from '../node/enclave-process.js';
 
 const pkgDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const repoRoot = path.resolve(pkgDir, '../..');
-const screenshotPath = process.env.ZENALYZE_DEMO_SCREENSHOT ?? path.join(repoRoot, 'docs', 'demo-journal.png');
+// A relative ZENALYZE_DEMO_SCREENSHOT is taken from the repository root.
+const screenshotPath = process.env.ZENALYZE_DEMO_SCREENSHOT
+  ? path.resolve(repoRoot, process.env.ZENALYZE_DEMO_SCREENSHOT)
+  : path.join(tmpdir(), 'zenalyze-demo-journal.png');
 const STEP_TIMEOUT_MS = 60_000;
 
 let failures = 0;
@@ -246,9 +252,10 @@ try {
   // The plaintext is on the page (the detector sees it there) …
   check(leaks(await page.content()).length > 0, 'the canary is on the page itself (decrypted in the browser)');
 
-  // 5. Screenshot.
+  // 5. Screenshot (a stale file from an earlier run must not pass the check).
+  rmSync(screenshotPath, { force: true });
   await page.screenshot({ path: screenshotPath, fullPage: true });
-  check(existsSync(screenshotPath) && statSync(screenshotPath).size > 10_000, `screenshot written to ${path.relative(repoRoot, screenshotPath)}`);
+  check(existsSync(screenshotPath) && statSync(screenshotPath).size > 10_000, `screenshot written to ${screenshotPath}`);
 
   // Same email, another password: another key; the envelopes do not open.
   await byId('sign-out').click();
