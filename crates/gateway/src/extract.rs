@@ -7,6 +7,7 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use serde::de::DeserializeOwned;
+use std::borrow::Cow;
 
 use crate::problem::{Problem, ProblemKind};
 
@@ -79,24 +80,67 @@ fn body_problem(status: StatusCode) -> Problem {
 }
 
 /// Parses JSON, mapping errors to problems without serde's message (which
-/// may quote submitted values).
+/// may quote submitted values). Field names from the endpoint's own schema
+/// are named (the missing field, the accepted fields); submitted names and
+/// values never are.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
     serde_json::from_slice(bytes).map_err(|e| match e.classify() {
         serde_json::error::Category::Data => {
-            let text = e.to_string();
-            let detail = if text.contains("unknown field") {
-                "the request body has a field this endpoint does not accept"
-            } else if text.contains("missing field") {
-                "a required field is missing from the request body"
-            } else if text.contains("invalid type") || text.contains("invalid value") {
-                "a field of the request body has the wrong type"
-            } else {
-                "the request body does not match the expected schema"
-            };
-            Problem::new(ProblemKind::InvalidBody).detail(detail)
+            Problem::new(ProblemKind::InvalidBody).detail(schema_error_detail(&e.to_string()))
         }
         _ => Problem::new(ProblemKind::MalformedJson).detail("the request body is not valid JSON"),
     })
+}
+
+/// A field name of a schema: what serde puts between backticks.
+fn is_schema_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// The detail of a schema mismatch, from serde's message. serde words them
+/// `missing field `x``, and `unknown field `y`, expected one of `a`, `b``
+/// (or `expected `a``); `y` was submitted, `x`, `a` and `b` are the schema's.
+fn schema_error_detail(text: &str) -> Cow<'static, str> {
+    let text = text.split(" at line ").next().unwrap_or(text);
+    if let Some(rest) = text.strip_prefix("missing field `") {
+        return match rest.strip_suffix('`') {
+            Some(name) if is_schema_name(name) => {
+                format!("the required field `{name}` is missing from the request body").into()
+            }
+            _ => "a required field is missing from the request body".into(),
+        };
+    }
+    if text.starts_with("unknown field `") {
+        // The list is serde's tail, after the LAST ", expected " (the
+        // submitted name could contain the phrase).
+        let accepted: Option<Vec<&str>> = text.rsplit_once(", expected ").and_then(|(_, list)| {
+            let list = list.strip_prefix("one of ").unwrap_or(list);
+            list.split(", ")
+                .flat_map(|item| item.split(" or "))
+                .map(|item| {
+                    item.strip_prefix('`')
+                        .and_then(|i| i.strip_suffix('`'))
+                        .filter(|name| is_schema_name(name))
+                })
+                .collect()
+        });
+        return match accepted {
+            Some(names) if !names.is_empty() => format!(
+                "the request body has a field this endpoint does not accept (accepted: `{}`)",
+                names.join("`, `")
+            )
+            .into(),
+            _ => "the request body has a field this endpoint does not accept".into(),
+        };
+    }
+    if text.starts_with("invalid type") || text.starts_with("invalid value") {
+        return "a field of the request body has the wrong type".into();
+    }
+    "the request body does not match the expected schema".into()
 }
 
 /// Path parameters; any rejection is a 404 (an id that cannot exist).
@@ -138,5 +182,90 @@ where
                     .detail("the query string has a missing, unknown or malformed parameter"))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Body {
+        keyring: String,
+        bits: Option<u16>,
+    }
+
+    fn detail_of(json: &str) -> String {
+        let p = parse_json::<Body>(json.as_bytes()).unwrap_err();
+        assert_eq!(p.kind(), ProblemKind::InvalidBody);
+        p.document().detail.unwrap()
+    }
+
+    #[test]
+    fn real_serde_messages_map_to_named_schema_fields() {
+        assert_eq!(
+            detail_of(r#"{"bits": 8}"#),
+            "the required field `keyring` is missing from the request body"
+        );
+        assert_eq!(
+            detail_of(r#"{"keyring": "k", "Jane Doe": 1}"#),
+            "the request body has a field this endpoint does not accept (accepted: `keyring`, `bits`)"
+        );
+        assert_eq!(
+            detail_of(r#"{"keyring": "k", "bits": "Jane Doe"}"#),
+            "a field of the request body has the wrong type"
+        );
+        for json in [
+            r#"{"keyring": "k", "Jane Doe": 1}"#,
+            r#"{"keyring": "k", "bits": "Jane Doe"}"#,
+        ] {
+            assert!(!detail_of(json).contains("Jane"));
+        }
+    }
+
+    #[test]
+    fn schema_errors_name_schema_fields_and_never_submitted_ones() {
+        assert_eq!(
+            schema_error_detail("missing field `keyring` at line 1 column 2"),
+            "the required field `keyring` is missing from the request body"
+        );
+        assert_eq!(
+            schema_error_detail("unknown field `x`, expected `keyring` at line 1 column 9"),
+            "the request body has a field this endpoint does not accept (accepted: `keyring`)"
+        );
+        assert_eq!(
+            schema_error_detail(
+                "unknown field `Jane`, expected `Doe`, expected `keyring` or `bits` at line 1 column 9"
+            ),
+            "the request body has a field this endpoint does not accept (accepted: `keyring`, `bits`)"
+        );
+        assert_eq!(
+            schema_error_detail(
+                "unknown field `x, expected `Jane`, there are no fields at line 1 column 9"
+            ),
+            "the request body has a field this endpoint does not accept"
+        );
+        assert_eq!(
+            schema_error_detail("unknown field `x`, there are no fields at line 1 column 9"),
+            "the request body has a field this endpoint does not accept"
+        );
+        assert_eq!(
+            schema_error_detail(
+                "unknown field `John Doe`, expected one of `keyring`, `plaintext`, `context` at line 1 column 9"
+            ),
+            "the request body has a field this endpoint does not accept (accepted: `keyring`, `plaintext`, `context`)"
+        );
+        assert_eq!(
+            schema_error_detail(
+                "invalid type: string \"Jane Doe, DOB 1970\", expected u16 at line 1 column 30"
+            ),
+            "a field of the request body has the wrong type"
+        );
+        assert_eq!(
+            schema_error_detail("missing field `we ird` at line 1 column 2"),
+            "a required field is missing from the request body"
+        );
     }
 }
