@@ -1,296 +1,25 @@
 //! Production key set through AWS KMS with a recipient attestation document,
-//! against a loopback fake KMS speaking KMS's JSON 1.1 wire protocol
-//! (`X-Amz-Target: TrentService.*`), called by the real aws-sdk-kms with
-//! SigV4-signed requests. The fake verifies attestation documents with the
-//! development root, takes the RSA public key from them and answers
-//! `CiphertextForRecipient` as KMS does. Only AWS itself and the Nitro NSM
-//! are replaced (by this fake and the development attestor).
+//! against the loopback fake KMS of `zenalyze-fake-aws-kms` speaking KMS's
+//! JSON 1.1 wire protocol (`X-Amz-Target: TrentService.*`), called by the
+//! real aws-sdk-kms with SigV4-signed requests. The fake verifies attestation
+//! documents with the development root, takes the RSA public key from them
+//! and answers `CiphertextForRecipient` as KMS does. Only AWS itself and the
+//! Nitro NSM are replaced (by this fake and the development attestor).
 
-use std::collections::BTreeMap;
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM};
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
-use serde_json::{json, Value};
+use serde_json::Value;
 use zenalyze_ai_providers::offline::OfflineAnalyzer;
-use zenalyze_attestation::dev::DevRoot;
 use zenalyze_enclave::attest::{AttestError, Attestor, DevAttestor};
 use zenalyze_enclave::client::{EnclaveClient, SideData};
 use zenalyze_enclave::keyset::{DATA_KEY_FILE, KEYSET_FILE, ROOT_KEY_FILE};
 use zenalyze_enclave::kms::{self, KmsClient, KmsError, KmsSettings};
 use zenalyze_enclave::{Clock, EnclaveBuilder, ManualClock, ScheduleParams, SystemClock};
-use zenalyze_kms_recipient::encode::{seal_for_recipient, Form};
-use zenalyze_kms_recipient::{RecipientError, RecipientKey};
-
-const KEY_ARN: &str = "arn:aws:kms:eu-west-1:111122223333:key/0f9c2e8a-zenalyze-test";
-const REGION: &str = "eu-west-1";
-const ACCESS_KEY: &str = "AKIDZENALYZETEST";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Mode {
-    /// KMS as it behaves for an attested enclave.
-    Normal,
-    /// Answers `Plaintext` and no `CiphertextForRecipient`.
-    PlaintextInstead,
-    /// Answers both.
-    PlaintextAndRecipient,
-    /// Seals `CiphertextForRecipient` to another RSA key.
-    WrongRecipient,
-    /// Truncates `CiphertextForRecipient`.
-    TruncatedAnswer,
-    /// Refuses every request (key policy without this principal).
-    DenyAll,
-}
-
-struct Fake {
-    master: LessSafeKey,
-    dev_root_pem: String,
-    mode: Mutex<Mode>,
-    /// The access key id requests must be signed with.
-    access_key: Mutex<String>,
-    signed_requests: AtomicUsize,
-    decrypts_with_recipient: AtomicUsize,
-}
-
-fn kms_error(code: &str, message: &str) -> Response {
-    (
-        StatusCode::BAD_REQUEST,
-        [("content-type", "application/x-amz-json-1.1")],
-        json!({"__type": code, "message": message}).to_string(),
-    )
-        .into_response()
-}
-
-fn ok(body: Value) -> Response {
-    (
-        StatusCode::OK,
-        [("content-type", "application/x-amz-json-1.1")],
-        body.to_string(),
-    )
-        .into_response()
-}
-
-/// `AWS4-HMAC-SHA256 Credential=AKID/DATE/REGION/kms/aws4_request,
-/// SignedHeaders=…, Signature=<64 hex>`.
-fn sigv4_shaped(headers: &HeaderMap, access_key: &str) -> bool {
-    let Some(auth) = headers.get("authorization").and_then(|v| v.to_str().ok()) else {
-        return false;
-    };
-    let Some(rest) = auth.strip_prefix("AWS4-HMAC-SHA256 ") else {
-        return false;
-    };
-    let parts: BTreeMap<&str, &str> = rest.split(", ").filter_map(|p| p.split_once('=')).collect();
-    let cred_ok = parts.get("Credential").is_some_and(|c| {
-        let f: Vec<&str> = c.split('/').collect();
-        f.len() == 5
-            && f[0] == access_key
-            && f[1].len() == 8
-            && f[2] == REGION
-            && f[3] == "kms"
-            && f[4] == "aws4_request"
-    });
-    let signed_ok = parts.get("SignedHeaders").is_some_and(|h| {
-        h.split(';').any(|x| x == "host") && h.split(';').any(|x| x == "x-amz-date")
-    });
-    let sig_ok = parts
-        .get("Signature")
-        .is_some_and(|s| s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()));
-    cred_ok && signed_ok && sig_ok && headers.contains_key("x-amz-date")
-}
-
-fn context_aad(ctx: &Value) -> Option<Vec<u8>> {
-    let map: BTreeMap<String, String> = serde_json::from_value(ctx.clone()).ok()?;
-    serde_json::to_vec(&map).ok()
-}
-
-async fn handle(State(fake): State<Arc<Fake>>, headers: HeaderMap, body: String) -> Response {
-    if headers.get("content-type").and_then(|v| v.to_str().ok())
-        != Some("application/x-amz-json-1.1")
-    {
-        return kms_error("SerializationException", "wrong content type");
-    }
-    let access_key = fake.access_key.lock().unwrap().clone();
-    if !sigv4_shaped(&headers, &access_key) {
-        return kms_error("IncompleteSignatureException", "not SigV4-signed");
-    }
-    fake.signed_requests.fetch_add(1, Ordering::SeqCst);
-    let mode = *fake.mode.lock().unwrap();
-    if mode == Mode::DenyAll {
-        return kms_error(
-            "AccessDeniedException",
-            "User is not authorized to perform kms:Decrypt (test policy)",
-        );
-    }
-    let Ok(req) = serde_json::from_str::<Value>(&body) else {
-        return kms_error("SerializationException", "bad JSON");
-    };
-    if req["KeyId"] != KEY_ARN {
-        return kms_error("NotFoundException", "key not found");
-    }
-    let Some(aad) = context_aad(&req["EncryptionContext"]) else {
-        return kms_error("ValidationException", "bad encryption context");
-    };
-    let target = headers
-        .get("x-amz-target")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    match target {
-        "TrentService.GenerateDataKey" => {
-            if req["KeySpec"] != "AES_256" {
-                return kms_error("ValidationException", "KeySpec");
-            }
-            let mut dk = [0u8; 32];
-            aws_lc_rs::rand::fill(&mut dk).unwrap();
-            let mut nonce = [0u8; 12];
-            aws_lc_rs::rand::fill(&mut nonce).unwrap();
-            let mut ct = dk.to_vec();
-            fake.master
-                .seal_in_place_append_tag(
-                    Nonce::assume_unique_for_key(nonce),
-                    Aad::from(&aad),
-                    &mut ct,
-                )
-                .unwrap();
-            let blob = [b"FAKEKMS1".as_slice(), &nonce, &ct].concat();
-            ok(json!({
-                "KeyId": KEY_ARN,
-                "CiphertextBlob": B64.encode(blob),
-                "Plaintext": B64.encode(dk),
-            }))
-        }
-        "TrentService.Decrypt" => {
-            let blob = req["CiphertextBlob"]
-                .as_str()
-                .and_then(|b| B64.decode(b).ok())
-                .unwrap_or_default();
-            let Some(rest) = blob.strip_prefix(b"FAKEKMS1".as_slice()) else {
-                return kms_error("InvalidCiphertextException", "not a ciphertext blob");
-            };
-            if rest.len() < 12 {
-                return kms_error("InvalidCiphertextException", "short");
-            }
-            let (nonce, ct) = rest.split_at(12);
-            let mut buf = ct.to_vec();
-            let Ok(dk) = fake.master.open_in_place(
-                Nonce::try_assume_unique_for_key(nonce).unwrap(),
-                Aad::from(&aad),
-                &mut buf,
-            ) else {
-                return kms_error("InvalidCiphertextException", "");
-            };
-            let dk = dk.to_vec();
-            // Key policy: only attested enclaves (dev root, debug allowed here).
-            let recipient = &req["Recipient"];
-            if recipient.is_null() {
-                return kms_error(
-                    "AccessDeniedException",
-                    "attestation required by key policy",
-                );
-            }
-            if recipient["KeyEncryptionAlgorithm"] != "RSAES_OAEP_SHA_256" {
-                return kms_error("ValidationException", "KeyEncryptionAlgorithm");
-            }
-            let doc = recipient["AttestationDocument"]
-                .as_str()
-                .and_then(|d| B64.decode(d).ok())
-                .unwrap_or_default();
-            let root = DevRoot::from_pem(&fake.dev_root_pem).unwrap();
-            let verified = match zenalyze_attestation::verify(
-                &doc,
-                &root.development_policy(),
-                None,
-                SystemClock.now_ms(),
-            ) {
-                Ok(v) => v,
-                Err(e) => {
-                    return kms_error(
-                        "ValidationException",
-                        &format!("invalid attestation document: {e}"),
-                    )
-                }
-            };
-            let Some(spki) = verified.public_key else {
-                return kms_error("ValidationException", "no public key in attestation");
-            };
-            fake.decrypts_with_recipient.fetch_add(1, Ordering::SeqCst);
-            let cfr = match mode {
-                Mode::WrongRecipient => {
-                    let other = RecipientKey::generate().unwrap();
-                    seal_for_recipient(other.public_key_der(), &dk, Form::IndefiniteBer)
-                }
-                _ => seal_for_recipient(&spki, &dk, Form::IndefiniteBer),
-            };
-            let Ok(mut cfr) = cfr else {
-                return kms_error("ValidationException", "public key is not RSA");
-            };
-            let body = match mode {
-                Mode::PlaintextInstead => json!({"KeyId": KEY_ARN, "Plaintext": B64.encode(&dk)}),
-                Mode::PlaintextAndRecipient => json!({
-                    "KeyId": KEY_ARN,
-                    "Plaintext": B64.encode(&dk),
-                    "CiphertextForRecipient": B64.encode(&cfr),
-                }),
-                Mode::TruncatedAnswer => {
-                    cfr.truncate(cfr.len() - 3);
-                    json!({"KeyId": KEY_ARN, "CiphertextForRecipient": B64.encode(&cfr)})
-                }
-                _ => json!({
-                    "KeyId": KEY_ARN,
-                    "CiphertextForRecipient": B64.encode(&cfr),
-                    "EncryptionAlgorithm": "SYMMETRIC_DEFAULT",
-                }),
-            };
-            ok(body)
-        }
-        _ => kms_error("UnknownOperationException", target),
-    }
-}
-
-struct FakeKms {
-    fake: Arc<Fake>,
-    addr: SocketAddr,
-}
-
-fn new_fake(dev_root: &DevRoot) -> Arc<Fake> {
-    let mut master = [0u8; 32];
-    aws_lc_rs::rand::fill(&mut master).unwrap();
-    Arc::new(Fake {
-        master: LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &master).unwrap()),
-        dev_root_pem: dev_root.to_pem().unwrap().to_string(),
-        mode: Mutex::new(Mode::Normal),
-        access_key: Mutex::new(ACCESS_KEY.to_owned()),
-        signed_requests: AtomicUsize::new(0),
-        decrypts_with_recipient: AtomicUsize::new(0),
-    })
-}
-
-fn router(fake: Arc<Fake>) -> axum::Router {
-    axum::Router::new()
-        .route("/", axum::routing::post(handle))
-        .with_state(fake)
-}
-
-async fn start_fake(dev_root: &DevRoot) -> FakeKms {
-    let fake = new_fake(dev_root);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let app = router(fake.clone());
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    FakeKms { fake, addr }
-}
-
-impl FakeKms {
-    fn set_mode(&self, mode: Mode) {
-        *self.fake.mode.lock().unwrap() = mode;
-    }
-}
+use zenalyze_fake_aws_kms::{FakeKms, Mode, ACCESS_KEY, KEY_ARN, REGION, SECRET_KEY};
+use zenalyze_kms_recipient::RecipientError;
 
 fn settings(endpoint: String, deployment: &str) -> KmsSettings {
     let mut s = KmsSettings::new(KEY_ARN, deployment);
@@ -298,11 +27,7 @@ fn settings(endpoint: String, deployment: &str) -> KmsSettings {
     s.endpoint = Some(endpoint);
     s.timeout = Duration::from_secs(5);
     s.credentials = Some(aws_sdk_kms::config::Credentials::new(
-        ACCESS_KEY,
-        "zenalyze-test-secret",
-        None,
-        None,
-        "test",
+        ACCESS_KEY, SECRET_KEY, None, None, "test",
     ));
     s
 }
@@ -325,7 +50,7 @@ async fn env() -> Env {
     let attestor = Arc::new(
         DevAttestor::load_or_create(&att_dir, "enclave-test", SystemClock.now_ms()).unwrap(),
     );
-    let kms = start_fake(attestor.root()).await;
+    let kms = FakeKms::start(attestor.root()).await.unwrap();
     Env {
         _tmp: tmp,
         keys,
@@ -336,7 +61,7 @@ async fn env() -> Env {
 
 impl Env {
     fn settings(&self, deployment: &str) -> KmsSettings {
-        settings(format!("http://{}", self.kms.addr), deployment)
+        settings(self.kms.endpoint(), deployment)
     }
 }
 
@@ -390,8 +115,8 @@ async fn provisioning_then_start_serves_the_same_key_config_and_rotates() {
         enclaves.push(enclave);
     }
     assert!(!e.keys.join(ROOT_KEY_FILE).exists());
-    assert_eq!(e.kms.fake.decrypts_with_recipient.load(Ordering::SeqCst), 2);
-    assert!(e.kms.fake.signed_requests.load(Ordering::SeqCst) >= 3);
+    assert_eq!(e.kms.decrypts_with_recipient(), 2);
+    assert!(e.kms.signed_requests() >= 3);
 
     // It serves that key config.
     let running = enclaves[0]
@@ -495,7 +220,7 @@ async fn two_hosts_without_a_shared_disk_follow_the_same_key_schedule() {
         grace_secs: 600,
     };
     // Invalid parameters are refused before KMS is called.
-    let before = e.kms.fake.signed_requests.load(Ordering::SeqCst);
+    let before = e.kms.signed_requests();
     let bad = ScheduleParams {
         interval_secs: 3600,
         grace_secs: 3599,
@@ -506,7 +231,7 @@ async fn two_hosts_without_a_shared_disk_follow_the_same_key_schedule() {
             .unwrap_err(),
         KmsError::KeySet(zenalyze_enclave::KeySetError::Schedule(_))
     ));
-    assert_eq!(e.kms.fake.signed_requests.load(Ordering::SeqCst), before);
+    assert_eq!(e.kms.signed_requests(), before);
 
     // Epoch 1000 (interval 1 h), half-way through.
     let epoch_ms = 3_600_000u64;
@@ -548,7 +273,7 @@ async fn two_hosts_without_a_shared_disk_follow_the_same_key_schedule() {
         let files = listing(&dir);
         hosts.push((dir, clock, running, ec, files));
     }
-    assert_eq!(e.kms.fake.decrypts_with_recipient.load(Ordering::SeqCst), 2);
+    assert_eq!(e.kms.decrypts_with_recipient(), 2);
     let (a, b) = (&hosts[0], &hosts[1]);
     let old = a.3.key_config().await.unwrap();
     assert_eq!(old, prov.key_config);
@@ -610,7 +335,7 @@ async fn two_hosts_without_a_shared_disk_follow_the_same_key_schedule() {
         h.2.enclave.maintain().unwrap();
         assert_eq!(listing(&h.0), h.4);
     }
-    assert_eq!(e.kms.fake.decrypts_with_recipient.load(Ordering::SeqCst), 2);
+    assert_eq!(e.kms.decrypts_with_recipient(), 2);
     for h in hosts {
         h.2.shutdown().await.unwrap();
     }
@@ -758,7 +483,7 @@ async fn tampered_or_foreign_attestation_is_refused_and_nothing_starts() {
         err.to_string().contains("invalid attestation document"),
         "{err}"
     );
-    assert_eq!(e.kms.fake.decrypts_with_recipient.load(Ordering::SeqCst), 0);
+    assert_eq!(e.kms.decrypts_with_recipient(), 0);
 }
 
 #[tokio::test]
@@ -820,52 +545,11 @@ async fn not_provisioned_is_refused_without_calling_kms() {
         ),
         "{err}"
     );
-    assert_eq!(e.kms.fake.signed_requests.load(Ordering::SeqCst), 0);
+    assert_eq!(e.kms.signed_requests(), 0);
     assert!(KmsClient::new(&e.settings("Bad Name")).await.is_err());
 }
 
 // ---- through the egress proxy, over TLS --------------------------------
-
-/// The fake KMS behind TLS (rcgen certificate for `localhost`).
-async fn start_tls_fake(dev_root: &DevRoot) -> (Arc<Fake>, u16, String) {
-    use hyper_util::rt::{TokioExecutor, TokioIo};
-    use hyper_util::service::TowerToHyperService;
-    let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
-    let cert_pem = ck.cert.pem();
-    let key_der =
-        rustls::pki_types::PrivateKeyDer::try_from(ck.signing_key.serialize_der()).unwrap();
-    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_no_client_auth()
-    .with_single_cert(vec![ck.cert.der().clone()], key_der)
-    .unwrap();
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let fake = new_fake(dev_root);
-    let app = router(fake.clone());
-    tokio::spawn(async move {
-        loop {
-            let Ok((tcp, _)) = listener.accept().await else {
-                continue;
-            };
-            let acceptor = acceptor.clone();
-            let app = app.clone();
-            tokio::spawn(async move {
-                let Ok(tls) = acceptor.accept(tcp).await else {
-                    return;
-                };
-                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                    .serve_connection(TokioIo::new(tls), TowerToHyperService::new(app))
-                    .await;
-            });
-        }
-    });
-    (fake, port, cert_pem)
-}
 
 async fn start_egress(allow: &str) -> String {
     let mut cfg = zenalyze_egress::ProxyConfig::new(allow.parse().unwrap());
@@ -886,10 +570,11 @@ async fn through_the_egress_proxy_over_tls() {
     let attestor = Arc::new(
         DevAttestor::load_or_create(tmp.path(), "enclave-egress", SystemClock.now_ms()).unwrap(),
     );
-    let (fake, port, ca_pem) = start_tls_fake(attestor.root()).await;
+    let fake = FakeKms::start_tls(attestor.root()).await.unwrap();
+    let port = fake.addr().port();
     let proxy = start_egress(&format!("localhost:{port}")).await;
-    let mut s = settings(format!("https://localhost:{port}"), "prod");
-    s.extra_ca_pem = Some(ca_pem.clone().into_bytes());
+    let mut s = settings(fake.endpoint(), "prod");
+    s.extra_ca_pem = fake.tls_ca_pem().map(|pem| pem.as_bytes().to_vec());
     s.egress = Some(proxy.parse().unwrap());
     let client = KmsClient::new(&s).await.unwrap();
     let prov = kms::provision(&client, &keys, SystemClock.now_ms())
@@ -904,7 +589,7 @@ async fn through_the_egress_proxy_over_tls() {
         .build()
         .unwrap();
     assert_eq!(enclave.key_config(), prov.key_config);
-    assert_eq!(fake.decrypts_with_recipient.load(Ordering::SeqCst), 1);
+    assert_eq!(fake.decrypts_with_recipient(), 1);
 
     // A proxy whose allowlist does not name the KMS endpoint: no way out.
     let closed_proxy = start_egress("kms.eu-west-1.amazonaws.com:443").await;
@@ -916,7 +601,7 @@ async fn through_the_egress_proxy_over_tls() {
         .await
         .unwrap_err();
     assert!(matches!(err, KmsError::Unreachable { .. }), "{err}");
-    assert_eq!(fake.decrypts_with_recipient.load(Ordering::SeqCst), 1);
+    assert_eq!(fake.decrypts_with_recipient(), 1);
 
     // Without the test CA the endpoint's certificate is not trusted.
     let mut s3 = s.clone();
@@ -987,7 +672,7 @@ async fn credentials_from_the_parent_sign_the_kms_calls() {
         .await
         .unwrap();
     // From now on KMS accepts only requests signed with the parent's key.
-    *e.kms.fake.access_key.lock().unwrap() = PARENT_KEY.to_owned();
+    e.kms.set_access_key(PARENT_KEY);
     let err = kms::open_key_store(&client, e.attestor.clone(), &e.keys, SystemClock.now_ms())
         .await
         .unwrap_err();
@@ -1002,7 +687,7 @@ async fn credentials_from_the_parent_sign_the_kms_calls() {
     assert_eq!(creds.access_key_id(), PARENT_KEY);
     let mut s = e.settings("prod");
     s.credentials = Some(creds);
-    let decrypts = e.kms.fake.decrypts_with_recipient.load(Ordering::SeqCst);
+    let decrypts = e.kms.decrypts_with_recipient();
     let parent_client = KmsClient::new(&s).await.unwrap();
     drop(s);
     let store = kms::open_key_store(
@@ -1014,10 +699,7 @@ async fn credentials_from_the_parent_sign_the_kms_calls() {
     .await
     .unwrap();
     drop(parent_client);
-    assert_eq!(
-        e.kms.fake.decrypts_with_recipient.load(Ordering::SeqCst),
-        decrypts + 1
-    );
+    assert_eq!(e.kms.decrypts_with_recipient(), decrypts + 1);
     EnclaveBuilder::new(&e.keys, Arc::new(OfflineAnalyzer::new()))
         .attestor(e.attestor.clone())
         .key_store(store)
@@ -1045,7 +727,7 @@ async fn credentials_from_the_parent_sign_the_kms_calls() {
         .unwrap_err();
     assert!(err.to_string().contains("no answer within"), "{err}");
     // A wrong endpoint speaking something else (the fake KMS's HTTP port).
-    let http_addr: zenalyze_transport::Address = format!("tcp:{}", e.kms.addr).parse().unwrap();
+    let http_addr: zenalyze_transport::Address = format!("tcp:{}", e.kms.addr()).parse().unwrap();
     let err = fetch_credentials(&http_addr, Duration::from_secs(3))
         .await
         .unwrap_err();
