@@ -2,12 +2,16 @@
 //! across restarts, environment overrides, graceful SIGTERM, refusal of a
 //! loose root key.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
+
+use common::serve_process::ServeProcess;
 
 const BIN: &str = env!("CARGO_BIN_EXE_zenalyze");
 
@@ -360,28 +364,27 @@ fn serve_runs_on_postgres_and_refuses_insecure_config() {
     assert!(!ok && err.contains("database_url"), "{err}");
 
     let (base, name, url) = pg_database();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port();
     let tmp = tempfile::tempdir().expect("tmp");
     let config = tmp.path().join("gateway.toml");
     std::fs::write(
         &config,
-        format!("listen = \"127.0.0.1:{port}\"\nrequest_timeout_ms = 5000\n"),
+        "listen = \"127.0.0.1:0\"\nrequest_timeout_ms = 5000\n",
     )
     .expect("config");
-    let mut child = Command::new(BIN)
-        .args(["serve", "--config"])
+    let mut cmd = Command::new(BIN);
+    cmd.args(["serve", "--config"])
         .arg(&config)
         .env("ZENALYZE_DATABASE_URL", &url)
         .env("ZENALYZE_ADMIN_TOKEN", token)
-        .env_remove("ZENALYZE_LISTEN")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn serve");
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+        .env_remove("ZENALYZE_LISTEN");
+    let mut serve = match ServeProcess::start(cmd) {
+        Ok(s) => s,
+        Err((status, err)) => {
+            drop_pg(&base, &name);
+            panic!("serve exited with {status}; stderr:\n{err}");
+        }
+    };
+    let addr = serve.addr;
     let mut healthy = false;
     for _ in 0..300 {
         if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
@@ -394,9 +397,8 @@ fn serve_runs_on_postgres_and_refuses_insecure_config() {
         std::thread::sleep(Duration::from_millis(100));
     }
     if !healthy {
-        let _ = child.kill();
         drop_pg(&base, &name);
-        panic!("serve did not become healthy");
+        panic!("serve did not become healthy; stderr:\n{}", serve.stderr());
     }
     let (status, body) = http(
         addr,
@@ -418,23 +420,20 @@ fn serve_runs_on_postgres_and_refuses_insecure_config() {
     assert_eq!(status, 201);
 
     let ok = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args(["-TERM", &serve.child.id().to_string()])
         .status()
         .expect("kill");
     assert!(ok.success());
     let mut exited = None;
     for _ in 0..200 {
-        if let Some(s) = child.try_wait().expect("wait") {
+        if let Some(s) = serve.child.try_wait().expect("wait") {
             exited = Some(s);
             break;
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    let mut stderr = String::new();
-    if let Some(mut e) = child.stderr.take() {
-        let _ = e.read_to_string(&mut stderr);
-    }
     drop_pg(&base, &name);
+    let stderr = serve.final_stderr();
     let status = exited.expect("serve stopped after SIGTERM");
     assert!(status.success(), "{status}: {stderr}");
     assert!(!stderr.contains(token) && !stderr.contains(&sk) && !stderr.contains(&url));

@@ -5,48 +5,36 @@
 //! key file and an unknown provider stop startup; without KMS settings the
 //! routes are absent.
 
-use std::process::{Child, Command, Stdio};
+mod common;
+
+use std::process::{Command, ExitStatus};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use serde_json::{json, Value};
 use sqlx::Connection;
 
+use common::serve_process::ServeProcess;
+
 const BIN: &str = env!("CARGO_BIN_EXE_zenalyze");
 const TOKEN: &str = "kms-serve-admin-token-0123456789abcdefghij";
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port()
-}
-
-struct Serve {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(db_url: &str, kms: &[(&str, &str)]) -> Serve {
+fn serve(db_url: &str, kms: &[(&str, &str)]) -> Result<ServeProcess, (ExitStatus, String)> {
     serve_with(db_url, kms, None)
 }
 
-fn serve_with(db_url: &str, kms: &[(&str, &str)], config: Option<&std::path::Path>) -> Serve {
-    let port = free_port();
+fn serve_with(
+    db_url: &str,
+    kms: &[(&str, &str)],
+    config: Option<&std::path::Path>,
+) -> Result<ServeProcess, (ExitStatus, String)> {
     let redis = std::env::var("ZENALYZE_TEST_REDIS_URL")
         .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
     let mut cmd = Command::new(BIN);
     cmd.arg("serve")
         .env("ZENALYZE_DATABASE_URL", db_url)
         .env("ZENALYZE_ADMIN_TOKEN", TOKEN)
-        .env("ZENALYZE_LISTEN", format!("127.0.0.1:{port}"))
+        .env("ZENALYZE_LISTEN", "127.0.0.1:0")
         .env("ZENALYZE_REDIS_URL", redis)
         .env(
             "ZENALYZE_REDIS_KEY_PREFIX",
@@ -55,33 +43,34 @@ fn serve_with(db_url: &str, kms: &[(&str, &str)], config: Option<&std::path::Pat
         .env_remove("ZENALYZE_KMS_PROVIDER")
         .env_remove("ZENALYZE_KMS_ROOT_KEY_FILE")
         .env_remove("ZENALYZE_CONFIG")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
+        .env_remove("ZENALYZE_METRICS_LISTEN");
     for (k, v) in kms {
         cmd.env(k, v);
     }
     if let Some(c) = config {
         cmd.arg("--config").arg(c);
     }
-    Serve {
-        child: cmd.spawn().expect("spawn serve"),
-        base: format!("http://127.0.0.1:{port}"),
-    }
+    ServeProcess::start(cmd)
 }
 
-async fn healthy(http: &reqwest::Client, s: &mut Serve) -> bool {
+/// Starts a serve process that must come up, and waits for `/v1/health`.
+async fn serve_healthy(
+    http: &reqwest::Client,
+    db_url: &str,
+    kms: &[(&str, &str)],
+    config: Option<&std::path::Path>,
+) -> ServeProcess {
+    let s = serve_with(db_url, kms, config)
+        .unwrap_or_else(|(status, err)| panic!("serve exited with {status}; stderr:\n{err}"));
     for _ in 0..300 {
-        if let Ok(Some(_)) = s.child.try_wait() {
-            return false;
-        }
         if let Ok(r) = http.get(format!("{}/v1/health", s.base)).send().await {
             if r.status() == 200 {
-                return true;
+                return s;
             }
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    panic!("serve neither became healthy nor exited");
+    panic!("serve did not become healthy; stderr:\n{}", s.stderr());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -130,8 +119,7 @@ async fn scenario(url: &str) {
         .expect("client");
 
     // Without KMS settings: no KMS routes.
-    let mut plain = serve(url, &[]);
-    assert!(healthy(&http, &mut plain).await);
+    let plain = serve_healthy(&http, url, &[], None).await;
     let r = http
         .post(format!("{}/v1/encrypt", plain.base))
         .json(&json!({}))
@@ -183,8 +171,7 @@ async fn scenario(url: &str) {
     );
 
     let env = [("ZENALYZE_KMS_ROOT_KEY_FILE", key_s.as_str())];
-    let mut a = serve(url, &env);
-    assert!(healthy(&http, &mut a).await);
+    let a = serve_healthy(&http, url, &env, None).await;
     let h: Value = http
         .get(format!("{}/v1/health", a.base))
         .send()
@@ -199,9 +186,8 @@ async fn scenario(url: &str) {
     let cfg_dir = tempfile::tempdir().unwrap();
     let cfg = cfg_dir.path().join("serve.toml");
     std::fs::write(&cfg, format!("[kms]\nroot_key_file = {key_s:?}\n")).unwrap();
-    let mut b = serve_with(url, &[], Some(&cfg));
-    assert!(healthy(&http, &mut b).await);
-    let encrypt = |s: &Serve| {
+    let b = serve_healthy(&http, url, &[], Some(&cfg)).await;
+    let encrypt = |s: &ServeProcess| {
         let http = http.clone();
         let url = format!("{}/v1/encrypt", s.base);
         let sk = sk.clone();
@@ -246,13 +232,15 @@ async fn scenario(url: &str) {
     {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o644)).unwrap();
-        let mut loose = serve(url, &env);
-        assert!(
-            !healthy(&http, &mut loose).await,
-            "a loose root key must stop startup"
-        );
-        assert!(!loose.child.wait().unwrap().success());
+        let Err((status, stderr)) = serve(url, &env) else {
+            panic!("a loose root key must stop startup");
+        };
+        assert!(!status.success());
+        assert!(stderr.contains("root.key"), "{stderr}");
     }
-    let mut bad = serve(url, &[("ZENALYZE_KMS_PROVIDER", "vault")]);
-    assert!(!healthy(&http, &mut bad).await);
+    let Err((status, stderr)) = serve(url, &[("ZENALYZE_KMS_PROVIDER", "vault")]) else {
+        panic!("an unknown KMS provider must stop startup");
+    };
+    assert!(!status.success());
+    assert!(stderr.contains("ZENALYZE_KMS_PROVIDER"), "{stderr}");
 }

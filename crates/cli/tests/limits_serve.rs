@@ -3,43 +3,42 @@
 //! prefix) enforce one quota; `[limits]` and `[metrics]` come from the
 //! config file; SIGTERM flushes the usage counts.
 
-use std::process::{Child, Command, Stdio};
+mod common;
+
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use serde_json::Value;
 use sqlx::Connection;
 
+use common::serve_process::ServeProcess;
+
 const BIN: &str = env!("CARGO_BIN_EXE_zenalyze");
 const TOKEN: &str = "limits-serve-admin-token-0123456789abcdef";
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port()
-}
-
 struct Serve {
-    child: Child,
+    process: ServeProcess,
     base: String,
     metrics: String,
 }
 
 impl Serve {
     fn start(dir: &std::path::Path, db_url: &str, prefix: &str) -> Serve {
-        let (port, mport) = (free_port(), free_port());
-        let config = dir.join(format!("gateway-{port}.toml"));
+        static STARTED: AtomicUsize = AtomicUsize::new(0);
+        let n = STARTED.fetch_add(1, Ordering::SeqCst);
+        let config = dir.join(format!("gateway-{n}.toml"));
         std::fs::write(
             &config,
             format!(
-                "listen = \"127.0.0.1:{port}\"\n[limits]\nusage_flush_interval_ms = 100\n[limits.redis]\nkey_prefix = \"{prefix}\"\n[metrics]\nlisten = \"127.0.0.1:{mport}\"\n"
+                "listen = \"127.0.0.1:0\"\n[limits]\nusage_flush_interval_ms = 100\n[limits.redis]\nkey_prefix = \"{prefix}\"\n[metrics]\nlisten = \"127.0.0.1:0\"\n"
             ),
         )
         .expect("config");
         let redis = std::env::var("ZENALYZE_TEST_REDIS_URL")
             .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
-        let child = Command::new(BIN)
-            .args(["serve", "--config"])
+        let mut cmd = Command::new(BIN);
+        cmd.args(["serve", "--config"])
             .arg(&config)
             .env("ZENALYZE_DATABASE_URL", db_url)
             .env("ZENALYZE_ADMIN_TOKEN", TOKEN)
@@ -48,36 +47,29 @@ impl Serve {
             .env_remove("ZENALYZE_REDIS_KEY_PREFIX")
             .env_remove("ZENALYZE_METRICS_LISTEN")
             .env_remove("ZENALYZE_METRICS_ACCESS")
-            .env_remove("ZENALYZE_LIMITS_ENABLED")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn serve");
+            .env_remove("ZENALYZE_LIMITS_ENABLED");
+        let process = ServeProcess::start(cmd)
+            .unwrap_or_else(|(status, err)| panic!("serve exited with {status}; stderr:\n{err}"));
+        let metrics = process.metrics.expect("the [metrics] listener started");
         Serve {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-            metrics: format!("http://127.0.0.1:{mport}/metrics"),
+            base: process.base.clone(),
+            metrics: format!("http://{metrics}/metrics"),
+            process,
         }
     }
 
     fn stop(mut self) -> bool {
         let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
+            .args(["-TERM", &self.process.child.id().to_string()])
             .status();
         for _ in 0..200 {
-            if let Ok(Some(s)) = self.child.try_wait() {
+            if let Ok(Some(s)) = self.process.child.try_wait() {
                 return s.success();
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        let _ = self.child.kill();
+        let _ = self.process.child.kill();
         false
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
     }
 }
 
@@ -90,7 +82,10 @@ async fn healthy(http: &reqwest::Client, s: &Serve) {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    panic!("serve did not become healthy");
+    panic!(
+        "serve did not become healthy; stderr:\n{}",
+        s.process.stderr()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

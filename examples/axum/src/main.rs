@@ -234,7 +234,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .collect();
     let listen = std::env::var("LISTEN").unwrap_or_else(|_| "127.0.0.1:3000".into());
     let listener = tokio::net::TcpListener::bind(&listen).await?;
-    println!("journal backend on http://{listen} ({zen:?})");
+    println!("journal backend on http://{} ({zen:?})", listener.local_addr()?);
     axum::serve(listener, app(Arc::new(AppState { zen, sessions }))).await?;
     Ok(())
 }

@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ZenalyzeServer } from '../dist/index.js';
-import { REPO, startDev, sealEnvelope, freePort } from '../test/helpers.js';
+import { REPO, startDev, sealEnvelope } from '../test/helpers.js';
 import { ensureClientSdk } from '../scripts/client-sdk.mjs';
 
 let dev;
@@ -115,10 +115,11 @@ test('examples/hono', async () => {
   const mod = await import(pathToFileURL(path.join(dir, 'app.js')).href);
   const { serve } = await import(pathToFileURL(path.join(dir, 'node_modules/@hono/node-server/dist/index.mjs')).href);
   const app = mod.createApp({ zenalyze: new ZenalyzeServer({ apiKey: dev.apiKey, baseUrl: dev.baseUrl }), sessions: sessionsFor(mod, 'hono') });
-  const port = await freePort();
-  const server = serve({ fetch: app.fetch, port, hostname: '127.0.0.1' });
+  const server = await new Promise((resolve) => {
+    const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s));
+  });
   try {
-    await journey(`http://127.0.0.1:${port}`);
+    await journey(`http://127.0.0.1:${server.address().port}`);
   } finally {
     server.closeAllConnections?.();
     await new Promise((r) => server.close(r));
@@ -130,19 +131,25 @@ test('examples/axum', { timeout: 900_000 }, async () => {
   execFileSync('cargo', ['build', '--quiet', '--manifest-path', path.join(dir, 'Cargo.toml')], { stdio: ['ignore', 'inherit', 'inherit'] });
   const meta = JSON.parse(execFileSync('cargo', ['metadata', '--format-version', '1', '--no-deps', '--manifest-path', path.join(dir, 'Cargo.toml')], { encoding: 'utf8' }));
   const bin = path.join(meta.target_directory, 'debug', 'zenalyze-example-axum');
-  const port = await freePort();
   const child = spawn(bin, [], {
-    env: { ...process.env, ZENALYZE_API_KEY: dev.apiKey, ZENALYZE_BASE_URL: dev.baseUrl, LISTEN: `127.0.0.1:${port}`, DEMO_SESSIONS: `${ALICE}=usr_alice_axum,${BOB}=usr_bob_axum` },
+    env: { ...process.env, ZENALYZE_API_KEY: dev.apiKey, ZENALYZE_BASE_URL: dev.baseUrl, LISTEN: '127.0.0.1:0', DEMO_SESSIONS: `${ALICE}=usr_alice_axum,${BOB}=usr_bob_axum` },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
+  let stdout = '';
+  child.stdout.on('data', (d) => (stdout += d));
   try {
-    const base = `http://127.0.0.1:${port}`;
+    // The example binds LISTEN itself and prints the bound address.
     const deadline = Date.now() + 20_000;
+    let base;
     for (;;) {
-      try {
-        const r = await fetch(`${base}/journal`, { signal: AbortSignal.timeout(1000) });
-        if (r.status === 401) break;
-      } catch { /* not up yet */ }
+      base ??= /journal backend on (http:\/\/\S+)/.exec(stdout)?.[1];
+      if (base) {
+        try {
+          const r = await fetch(`${base}/journal`, { signal: AbortSignal.timeout(1000) });
+          if (r.status === 401) break;
+        } catch { /* not up yet */ }
+      }
+      if (child.exitCode !== null) throw new Error(`the axum example exited with ${child.exitCode}`);
       if (Date.now() > deadline) throw new Error('the axum example did not start');
       await new Promise((r) => setTimeout(r, 100));
     }

@@ -28,33 +28,42 @@ export function freePort() {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-/** Starts `zenalyze dev`; resolves when /v1/health answers 200 (30 s max). */
+/**
+ * Starts `zenalyze dev` on 127.0.0.1:0 and resolves once the banner has named
+ * the bound address and /v1/health answers 200 (120 s max). The server binds
+ * port 0 itself, so no other process can take the port between a probe and
+ * the bind. Rejects at once, with stderr, if the process exits.
+ */
 export async function startDev() {
   if (!existsSync(ZENALYZE_BIN)) throw new Error(`zenalyze binary not found at ${ZENALYZE_BIN} (cargo build -p zenalyze, or set ZENALYZE_BIN)`);
-  const port = await freePort();
   const dir = mkdtempSync(path.join(tmpdir(), 'zen-sdk-dev-'));
   let stderr = '';
   let stdout = '';
-  const child = spawn(ZENALYZE_BIN, ['dev', '--listen', `127.0.0.1:${port}`, '--data-dir', path.join(dir, 'data')], {
+  const child = spawn(ZENALYZE_BIN, ['dev', '--listen', '127.0.0.1:0', '--data-dir', path.join(dir, 'data')], {
     env: { ...process.env, ZENALYZE_DEV_API_KEY: DEV_API_KEY, ZENALYZE_ADMIN_TOKEN: ADMIN_TOKEN, ZENALYZE_LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout.on('data', (d) => (stdout += d));
   child.stderr.on('data', (d) => (stderr += d));
-  const baseUrl = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 30_000;
+  const deadline = Date.now() + 120_000;
+  const fail = (why) => {
+    child.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+    return new Error(`zenalyze dev ${why} (exit code ${child.exitCode}): ${stderr}`);
+  };
+  let baseUrl;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`zenalyze dev exited: ${stderr}`);
-    try {
-      const r = await fetch(`${baseUrl}/v1/health`, { signal: AbortSignal.timeout(1000) });
-      if (r.status === 200) break;
-    } catch {
-      /* not up yet */
+    if (child.exitCode !== null || child.signalCode !== null) throw fail('exited');
+    baseUrl ??= /API:\s+(http:\/\/\S+)\/v1\s/.exec(stdout)?.[1];
+    if (baseUrl) {
+      try {
+        const r = await fetch(`${baseUrl}/v1/health`, { signal: AbortSignal.timeout(2000) });
+        if (r.status === 200) break;
+      } catch {
+        /* not serving yet */
+      }
     }
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`zenalyze dev did not become healthy: ${stderr}`);
-    }
+    if (Date.now() > deadline) throw fail(baseUrl ? 'did not become healthy within 120 s' : 'printed no address within 120 s');
     await sleep(100);
   }
   const publishable = /Publishable key:\s+(\S+)/.exec(stdout)?.[1];

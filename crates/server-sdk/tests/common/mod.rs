@@ -2,10 +2,11 @@
 //! fault-injecting TCP proxy.
 #![allow(dead_code)]
 
+use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -43,14 +44,11 @@ impl Drop for Dev {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
-/// Starts `zenalyze dev` and waits (≤ 30 s) for `/v1/health`.
+/// Starts `zenalyze dev` on `127.0.0.1:0` and returns once the banner has
+/// named the bound address and `/v1/health` answers 200. Binding port 0 in
+/// the server itself (rather than probing for a free port first) leaves no
+/// window in which another process can take the port. Gives up after 120 s,
+/// or at once if the process exits, with its stderr in the message.
 pub async fn start_dev() -> Dev {
     let bin = zenalyze_bin();
     assert!(
@@ -59,34 +57,82 @@ pub async fn start_dev() -> Dev {
         bin.display()
     );
     let dir = tempfile::tempdir().expect("tempdir");
-    let port = free_port();
-    let child = Command::new(&bin)
-        .args([
-            "dev",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--data-dir",
-        ])
+    let mut child = Command::new(&bin)
+        .args(["dev", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(dir.path().join("data"))
         .env("ZENALYZE_DEV_API_KEY", DEV_API_KEY)
         .env("ZENALYZE_ADMIN_TOKEN", ADMIN_TOKEN)
         .env("ZENALYZE_LOG_LEVEL", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("spawn zenalyze dev");
-    let dev = Dev {
+    let stdout = child.stdout.take().expect("stdout");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        // Keeps draining after start_dev returns, so a late write never
+        // meets a closed pipe.
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let errors = Arc::new(Mutex::new(String::new()));
+    let sink = errors.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let mut all = sink.lock().unwrap_or_else(|e| e.into_inner());
+            all.push_str(&line);
+            all.push('\n');
+        }
+    });
+    let mut dev = Dev {
         child,
         _dir: dir,
-        base_url: format!("http://127.0.0.1:{port}"),
-        port,
+        base_url: String::new(),
+        port: 0,
     };
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let fail = |dev: &mut Dev, why: &str| -> ! {
+        let status = dev.child.try_wait().ok().flatten();
+        let _ = dev.child.kill();
+        let _ = dev.child.wait();
+        std::thread::sleep(Duration::from_millis(200));
+        let err = errors.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        panic!("zenalyze dev {why} (exit status: {status:?}); stderr:\n{err}");
+    };
+    while dev.port == 0 {
+        match rx.recv_timeout(Duration::from_millis(200)) {
+            Ok(line) => {
+                if let Some(api) = line.trim().strip_prefix("API:") {
+                    let base = api.trim().trim_end_matches("/v1").to_owned();
+                    let port = base
+                        .rsplit(':')
+                        .next()
+                        .and_then(|p| p.parse::<u16>().ok())
+                        .unwrap_or_else(|| {
+                            panic!("cannot read the port from banner line {line:?}")
+                        });
+                    dev.base_url = base;
+                    dev.port = port;
+                }
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                fail(&mut dev, "closed stdout before printing its address")
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                if Instant::now() > deadline {
+                    fail(&mut dev, "printed no address within 120 s");
+                }
+            }
+        }
+    }
     let http = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         if let Ok(r) = http
             .get(format!("{}/v1/health", dev.base_url))
-            .timeout(Duration::from_secs(1))
+            .timeout(Duration::from_secs(2))
             .send()
             .await
         {
@@ -94,10 +140,12 @@ pub async fn start_dev() -> Dev {
                 return dev;
             }
         }
-        assert!(
-            Instant::now() < deadline,
-            "zenalyze dev did not become healthy"
-        );
+        if let Ok(Some(_)) = dev.child.try_wait() {
+            fail(&mut dev, "exited before becoming healthy");
+        }
+        if Instant::now() > deadline {
+            fail(&mut dev, "did not become healthy within 120 s");
+        }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
